@@ -1,0 +1,130 @@
+"""The object type every object source produces: convex parts in metres, plus mass and friction.
+
+This module knows nothing about MuJoCo or Gymnasium.  An :class:`GraspObject` is validated on
+construction, so a broken mesh fails here with a message naming the problem rather than deep
+inside the simulator.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.spatial import ConvexHull, QhullError
+
+#: Smallest and largest object extent the simulator accepts (metres).  Objects outside this range
+#: are almost certainly in the wrong unit (millimetres or kilometres).
+MIN_OBJECT_EXTENT = 0.005
+MAX_OBJECT_EXTENT = 1.0
+#: Parts with less volume than this (m^3, i.e. 1 mm^3) are degenerate.
+MIN_PART_VOLUME = 1e-9
+
+
+class InvalidMeshError(ValueError):
+    """A mesh or convex part cannot be simulated; the message says why and what to do."""
+
+
+def part_hull(vertices: np.ndarray, *, name: str = "part") -> ConvexHull:
+    """Convex hull of one part, raising :class:`InvalidMeshError` for degenerate input."""
+    v = np.asarray(vertices, dtype=np.float64)
+    if v.ndim != 2 or v.shape[1] != 3:
+        raise InvalidMeshError(f"{name}: vertices must have shape (n, 3), got {v.shape}")
+    if len(v) < 4:
+        raise InvalidMeshError(
+            f"{name}: a convex part needs at least 4 vertices, got {len(v)} (empty or flat mesh)"
+        )
+    if not np.all(np.isfinite(v)):
+        raise InvalidMeshError(f"{name}: vertices contain NaN or infinity")
+    try:
+        hull = ConvexHull(v)
+    except QhullError as exc:
+        raise InvalidMeshError(
+            f"{name}: vertices are degenerate (coplanar or collinear), no 3-D convex hull: "
+            f"{str(exc).splitlines()[0]}"
+        ) from None
+    if hull.volume < MIN_PART_VOLUME:
+        raise InvalidMeshError(
+            f"{name}: convex part volume {hull.volume:.3g} m^3 is below {MIN_PART_VOLUME:g} m^3 "
+            "(degenerate sliver; check the mesh units)"
+        )
+    return hull
+
+
+@dataclass(frozen=True, eq=False)
+class GraspObject:
+    """A rigid object made of convex parts, ready to be placed in a grasping scene.
+
+    Attributes:
+        name: Human readable identifier, e.g. ``"random-12345"`` or ``"ycb/011_banana"``.
+        parts: Vertices of each convex part, in metres, in the object frame.  Each part is the
+            convex hull of its vertices.
+        mass: Total mass in kg.
+        friction: Sliding friction coefficient of the object's surface.
+        source: Where the object came from (``"random"``, ``"ycb"``, ...).
+        seed: The seed that generated the object (procedural objects) or ``None``.
+    """
+
+    name: str
+    parts: tuple[np.ndarray, ...]
+    mass: float
+    friction: float = 1.0
+    source: str = "unknown"
+    seed: int | None = None
+    part_volumes: tuple[float, ...] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if len(self.parts) == 0:
+            raise InvalidMeshError(f"{self.name}: object has no convex parts (empty mesh)")
+        parts = []
+        volumes = []
+        for i, p in enumerate(self.parts):
+            hull = part_hull(p, name=f"{self.name} part {i}")
+            v = np.ascontiguousarray(np.asarray(p, dtype=np.float64)[hull.vertices])
+            v.setflags(write=False)
+            parts.append(v)
+            volumes.append(float(hull.volume))
+        object.__setattr__(self, "parts", tuple(parts))
+        object.__setattr__(self, "part_volumes", tuple(volumes))
+        ext = self.extent
+        if ext.max() > MAX_OBJECT_EXTENT:
+            raise InvalidMeshError(
+                f"{self.name}: object is {ext.max():.3g} m across, above {MAX_OBJECT_EXTENT} m "
+                "(enormous; is the mesh in millimetres? scale it to metres)"
+            )
+        if ext.max() < MIN_OBJECT_EXTENT:
+            raise InvalidMeshError(
+                f"{self.name}: object is {ext.max():.3g} m across, below {MIN_OBJECT_EXTENT} m "
+                "(tiny; is the mesh in kilometres? scale it to metres)"
+            )
+        if not (np.isfinite(self.mass) and self.mass > 0):
+            raise ValueError(f"{self.name}: mass must be positive and finite, got {self.mass}")
+        if not (np.isfinite(self.friction) and self.friction > 0):
+            raise ValueError(f"{self.name}: friction must be positive, got {self.friction}")
+
+    @property
+    def vertices(self) -> np.ndarray:
+        """All part vertices stacked, shape (n, 3)."""
+        return np.concatenate(self.parts, axis=0)
+
+    @property
+    def bounds(self) -> np.ndarray:
+        """Axis-aligned bounds in the object frame, shape (2, 3): min row, max row."""
+        v = self.vertices
+        return np.stack([v.min(axis=0), v.max(axis=0)])
+
+    @property
+    def extent(self) -> np.ndarray:
+        b = self.bounds
+        return b[1] - b[0]
+
+    @property
+    def part_masses(self) -> np.ndarray:
+        """Mass of each part, proportional to its volume and summing to :attr:`mass`."""
+        vol = np.asarray(self.part_volumes)
+        return self.mass * vol / vol.sum()
+
+    def transformed(self, rotation: np.ndarray, translation: np.ndarray) -> list[np.ndarray]:
+        """Part vertices under ``x -> R x + t`` (used for placement and bounding boxes)."""
+        R = np.asarray(rotation, dtype=np.float64)
+        t = np.asarray(translation, dtype=np.float64)
+        return [p @ R.T + t for p in self.parts]

@@ -1,0 +1,105 @@
+"""A disembodied Fetch-like parallel-jaw gripper, built with ``mujoco.MjSpec``.
+
+Geometry (gripper frame: origin at the tool centre point, x = closing axis, z = towards palm):
+
+* two box fingers 60 mm long (z) x 14 mm thick (x) x 26 mm wide (y), fingertips 15 mm below the TCP;
+* opening (distance between the fingers' inner faces) from 0 to 100 mm;
+* a palm 130 x 60 x 40 mm directly above the fingers.
+
+Drive: each finger slides on a prismatic joint driven by a force actuator limited to 60 N, the
+effort limit of each finger joint of the real Fetch gripper; the two joints are coupled by an
+equality constraint so the jaws close symmetrically.  Joint damping bounds the closing speed
+to 60 N / 300 N s/m = 0.2 m/s, and the fingers stop ("stall") when they squeeze the object.
+
+The palm is a dynamic body with a free joint, gravity-compensated, welded to a mocap target.
+Moving the target drives the gripper; because the palm is dynamic, friction at the fingers can
+carry the object (a mocap body itself has zero velocity and never lifts anything).
+"""
+
+from __future__ import annotations
+
+import mujoco
+import numpy as np
+
+FINGER_LENGTH = 0.060
+FINGER_THICKNESS = 0.014
+FINGER_WIDTH = 0.026
+MAX_OPENING = 0.100
+TIP_BELOW_TCP = 0.015
+PALM_SIZE = (0.130, 0.060, 0.040)
+FINGER_FORCE = 60.0
+FINGER_DAMPING = 300.0
+FINGER_FRICTION = 1.0
+PALM_MASS = 0.6
+FINGER_MASS = 0.05
+
+#: Geom group of the gripper (excluded from depth ray casting).
+GRIPPER_GROUP = 3
+
+FINGER_CENTER_Z = -TIP_BELOW_TCP + FINGER_LENGTH / 2
+PALM_BOTTOM_Z = -TIP_BELOW_TCP + FINGER_LENGTH
+PALM_CENTER_Z = PALM_BOTTOM_Z + PALM_SIZE[2] / 2
+
+
+def finger_x(opening: float) -> float:
+    """Distance from the TCP to a finger's centre along x at a given opening."""
+    return opening / 2 + FINGER_THICKNESS / 2
+
+
+def gripper_boxes(opening: float = MAX_OPENING) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(centre, half-size) of the palm and both fingers in the gripper frame."""
+    fh = np.array([FINGER_THICKNESS, FINGER_WIDTH, FINGER_LENGTH]) / 2
+    x = finger_x(opening)
+    return [
+        (np.array([0.0, 0.0, PALM_CENTER_Z]), np.array(PALM_SIZE) / 2),
+        (np.array([-x, 0.0, FINGER_CENTER_Z]), fh),
+        (np.array([x, 0.0, FINGER_CENTER_Z]), fh),
+    ]
+
+
+def closing_region() -> tuple[np.ndarray, np.ndarray]:
+    """(centre, half-size) of the box the fingers sweep when closing from fully open."""
+    return (
+        np.array([0.0, 0.0, FINGER_CENTER_Z]),
+        np.array([MAX_OPENING / 2, FINGER_WIDTH / 2, FINGER_LENGTH / 2]),
+    )
+
+
+def add_gripper(spec: mujoco.MjSpec, *, contype: int, conaffinity: int) -> None:
+    """Add the mocap target, the dynamic palm, both fingers, their actuators and the weld."""
+    wb = spec.worldbody
+    target = wb.add_body(name="target", mocap=True, pos=[0, 0, 5.0])
+    target.add_site(name="target_site", size=[0.005, 0, 0])
+    palm = wb.add_body(name="palm", pos=[0, 0, 5.0], gravcomp=1.0)
+    palm.add_freejoint(name="palm_free")
+    palm_half = [s / 2 for s in PALM_SIZE]
+    palm.add_geom(
+        name="palm", type=mujoco.mjtGeom.mjGEOM_BOX, size=palm_half, pos=[0, 0, PALM_CENTER_Z],
+        mass=PALM_MASS, contype=contype, conaffinity=conaffinity, group=GRIPPER_GROUP,
+        rgba=[0.3, 0.3, 0.35, 1],
+    )
+    fh = [FINGER_THICKNESS / 2, FINGER_WIDTH / 2, FINGER_LENGTH / 2]
+    for side, sign in (("left", -1.0), ("right", 1.0)):
+        finger = palm.add_body(name=f"finger_{side}", pos=[sign * finger_x(0.0), 0, FINGER_CENTER_Z], gravcomp=1.0)
+        finger.add_joint(
+            name=f"finger_{side}", type=mujoco.mjtJoint.mjJNT_SLIDE, axis=[sign, 0, 0],
+            range=[0.0, MAX_OPENING / 2], damping=FINGER_DAMPING, armature=0.01,
+        )
+        finger.add_geom(
+            name=f"finger_{side}", type=mujoco.mjtGeom.mjGEOM_BOX, size=fh, mass=FINGER_MASS,
+            contype=contype, conaffinity=conaffinity, group=GRIPPER_GROUP, condim=4,
+            friction=[FINGER_FRICTION, 0.02, 0.0001], rgba=[0.6, 0.6, 0.65, 1],
+        )
+        spec.add_actuator(
+            name=f"finger_{side}", target=f"finger_{side}", trntype=mujoco.mjtTrn.mjTRN_JOINT,
+            ctrllimited=True, ctrlrange=[-FINGER_FORCE, FINGER_FORCE],
+            forcelimited=True, forcerange=[-FINGER_FORCE, FINGER_FORCE],
+        )
+    spec.add_equality(
+        type=mujoco.mjtEq.mjEQ_JOINT, name1="finger_left", name2="finger_right",
+        objtype=mujoco.mjtObj.mjOBJ_JOINT, data=[0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+    )
+    spec.add_equality(
+        type=mujoco.mjtEq.mjEQ_WELD, name1="palm", name2="target", objtype=mujoco.mjtObj.mjOBJ_BODY,
+        solref=[0.01, 1.0], data=[0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1, 0],
+    )

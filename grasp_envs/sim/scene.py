@@ -1,0 +1,113 @@
+"""MuJoCo models of a grasping scene, built with ``mujoco.MjSpec``.
+
+Two models per object, both compiled once and reused for every grasp on that object:
+
+* the **physics model**: table, object (free body of convex mesh parts), gripper (see
+  :mod:`grasp_envs.sim.gripper`), solver options;
+* the **probe model**: the same table, object and an open gripper, plus the box the fingers sweep
+  when closing.  It is never stepped: setting a pose and running collision detection answers, in
+  microseconds, whether a grasp penetrates the table or the object or would close on air.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import mujoco
+import numpy as np
+
+from grasp_envs.objects import GraspObject
+from grasp_envs.sim import gripper as G
+
+TABLE_HALF_SIZE = 1.0
+TABLE_FRICTION = 1.0
+OBJECT_GROUP = 1
+TABLE_GROUP = 0
+
+
+@dataclass(frozen=True)
+class PhysicsOptions:
+    """Solver settings of the physics model (see ``SimConfig`` for how they were chosen)."""
+
+    timestep: float
+    iterations: int
+    ls_iterations: int
+    impratio: float
+    cone: str = "elliptic"
+    multiccd: bool = True
+
+
+class ModelBuildError(ValueError):
+    """MuJoCo refused to compile a model of this object."""
+
+
+def _add_table(spec: mujoco.MjSpec, *, contype: int, conaffinity: int) -> None:
+    spec.worldbody.add_geom(
+        name="table", type=mujoco.mjtGeom.mjGEOM_PLANE, size=[TABLE_HALF_SIZE, TABLE_HALF_SIZE, 0.05],
+        contype=contype, conaffinity=conaffinity, group=TABLE_GROUP,
+        friction=[TABLE_FRICTION, 0.005, 0.0001], rgba=[0.75, 0.7, 0.6, 1],
+    )
+
+
+def _add_object(spec: mujoco.MjSpec, obj: GraspObject, *, contype: int, conaffinity: int, with_mass: bool) -> None:
+    body = spec.worldbody.add_body(name="object", pos=[0, 0, 1.0])
+    body.add_freejoint(name="object_free")
+    masses = obj.part_masses
+    for i, part in enumerate(obj.parts):
+        spec.add_mesh(name=f"part{i}", uservert=part.astype(np.float64).ravel().tolist())
+        kw = dict(mass=float(masses[i])) if with_mass else dict(mass=1e-3)
+        body.add_geom(
+            name=f"part{i}", type=mujoco.mjtGeom.mjGEOM_MESH, meshname=f"part{i}",
+            contype=contype, conaffinity=conaffinity, group=OBJECT_GROUP,
+            friction=[obj.friction, 0.005, 0.0001], rgba=[0.2, 0.45, 0.8, 1], **kw,
+        )
+
+
+def _compile(spec: mujoco.MjSpec, what: str, obj: GraspObject) -> mujoco.MjModel:
+    try:
+        return spec.compile()
+    except ValueError as exc:  # MuJoCo reports bad meshes as ValueError
+        raise ModelBuildError(f"cannot build the {what} model for {obj.name}: {exc}") from None
+
+
+def build_physics_model(obj: GraspObject, options: PhysicsOptions) -> mujoco.MjModel:
+    spec = mujoco.MjSpec()
+    spec.modelname = f"grasp_{obj.name}"
+    o = spec.option
+    o.timestep = options.timestep
+    o.iterations = options.iterations
+    o.ls_iterations = options.ls_iterations
+    o.impratio = options.impratio
+    o.solver = mujoco.mjtSolver.mjSOL_NEWTON
+    o.cone = mujoco.mjtCone.mjCONE_ELLIPTIC if options.cone == "elliptic" else mujoco.mjtCone.mjCONE_PYRAMIDAL
+    o.integrator = mujoco.mjtIntegrator.mjINT_IMPLICITFAST
+    if not options.multiccd:  # multi-point convex contacts are on by default in MuJoCo 4
+        o.disableflags |= int(mujoco.mjtDisableBit.mjDSBL_MULTICCD)
+    # Collision bits: table and object collide; the gripper collides with the object only.
+    _add_table(spec, contype=1, conaffinity=1)
+    _add_object(spec, obj, contype=1, conaffinity=3, with_mass=True)
+    G.add_gripper(spec, contype=2, conaffinity=0)
+    spec.add_sensor(name="object_pos", type=mujoco.mjtSensor.mjSENS_FRAMEPOS, objtype=mujoco.mjtObj.mjOBJ_BODY, objname="object")
+    spec.add_sensor(name="palm_pos", type=mujoco.mjtSensor.mjSENS_FRAMEPOS, objtype=mujoco.mjtObj.mjOBJ_BODY, objname="palm")
+    spec.add_sensor(name="opening", type=mujoco.mjtSensor.mjSENS_JOINTPOS, objtype=mujoco.mjtObj.mjOBJ_JOINT, objname="finger_left")
+    spec.worldbody.add_light(name="top", pos=[0, 0, 2.0], dir=[0, 0, -1])
+    spec.worldbody.add_camera(name="view", pos=[0.45, -0.45, 0.45], xyaxes=[1, 1, 0, -0.4, 0.4, 0.8])
+    return _compile(spec, "physics", obj)
+
+
+def build_probe_model(obj: GraspObject) -> mujoco.MjModel:
+    """Collision-only model: solid geoms collide with table and object; the sweep with the object only."""
+    spec = mujoco.MjSpec()
+    spec.modelname = f"probe_{obj.name}"
+    _add_table(spec, contype=1, conaffinity=1)
+    _add_object(spec, obj, contype=1, conaffinity=3, with_mass=False)
+    grip = spec.worldbody.add_body(name="gripper", pos=[0, 0, 5.0])
+    grip.add_freejoint(name="gripper_free")
+    for name, (centre, half) in zip(("palm", "finger_left", "finger_right"), G.gripper_boxes(G.MAX_OPENING)):
+        grip.add_geom(name=name, type=mujoco.mjtGeom.mjGEOM_BOX, size=half.tolist(), pos=centre.tolist(),
+                      contype=1, conaffinity=1, mass=0.1)
+    centre, half = G.closing_region()
+    grip.add_geom(name="sweep", type=mujoco.mjtGeom.mjGEOM_BOX, size=half.tolist(), pos=centre.tolist(),
+                  contype=2, conaffinity=0, mass=0.1)
+    spec.option.disableflags |= int(mujoco.mjtDisableBit.mjDSBL_GRAVITY)
+    return _compile(spec, "probe", obj)
