@@ -91,7 +91,7 @@ def build_physics_model(obj: GraspObject, options: PhysicsOptions) -> mujoco.MjM
     spec.add_sensor(name="palm_pos", type=mujoco.mjtSensor.mjSENS_FRAMEPOS, objtype=mujoco.mjtObj.mjOBJ_BODY, objname="palm")
     spec.add_sensor(name="opening", type=mujoco.mjtSensor.mjSENS_JOINTPOS, objtype=mujoco.mjtObj.mjOBJ_JOINT, objname="finger_left")
     spec.worldbody.add_light(name="top", pos=[0, 0, 2.0], dir=[0, 0, -1])
-    spec.worldbody.add_camera(name="view", pos=[0.45, -0.45, 0.45], xyaxes=[1, 1, 0, -0.4, 0.4, 0.8])
+    spec.worldbody.add_camera(name="view", pos=[0.3, -0.3, 0.3], xyaxes=[1, 1, 0, -0.4, 0.4, 0.8])
     return _compile(spec, "physics", obj)
 
 

@@ -1,0 +1,201 @@
+"""The one-shot grasping environment shared by every object set."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import mujoco
+import numpy as np
+from gymnasium import spaces
+
+from grasp_envs.grid import GraspGrid, GraspPoses
+from grasp_envs.objects import GraspObject
+from grasp_envs.objects.procedural import random_rotation
+from grasp_envs.sim import GraspSimulator, Rejection, SimConfig
+from grasp_envs.sim.simulator import mat_to_quat
+from grasp_envs.envs.observations import ObservationConfig, dexnet_noise
+
+SPLITS = ("train", "test")
+
+
+class GraspEnv(gym.Env):
+    """Base class: one object on a table, one discretised grasp per step.
+
+    Subclasses say where objects come from by implementing :meth:`object_seed_range` and
+    :meth:`make_object`; everything else (spaces, physics, observation, info) lives here.
+    See :class:`grasp_envs.envs.random_objects.GraspRandomEnv` for the documented sections.
+    """
+
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 4}
+
+    def __init__(
+        self,
+        dims: int = 4,
+        split: str = "train",
+        max_attempts: int = 1,
+        observation: ObservationConfig | dict | None = None,
+        sim: SimConfig | dict | None = None,
+        render_mode: str | None = None,
+        render_size: tuple[int, int] = (240, 320),
+        nthread: int = 1,
+    ) -> None:
+        if split not in SPLITS:
+            raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+        if int(max_attempts) < 1:
+            raise ValueError(f"max_attempts must be at least 1, got {max_attempts}")
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"render_mode must be None or one of {self.metadata['render_modes']}, got {render_mode!r}")
+        self.grid = GraspGrid(dims)
+        self.split = split
+        self.max_attempts = int(max_attempts)
+        self.obs_config = observation if isinstance(observation, ObservationConfig) else ObservationConfig(**(observation or {}))
+        self.sim_config = sim if isinstance(sim, SimConfig) else SimConfig(**(sim or {}))
+        self.render_mode = render_mode
+        self.render_size = tuple(render_size)
+        self.nthread = nthread
+        self.action_space = spaces.MultiDiscrete([self.grid.n_bins] * dims)
+        self.observation_space = self.obs_config.space()
+        self.simulator: GraspSimulator | None = None
+        self.object: GraspObject | None = None
+        self.object_seed: int | None = None
+        self._attempt = 0
+        self._last_pose: GraspPoses | None = None
+        self._renderer = None
+
+    # ----------------------------------------------------------------- object sources
+    def object_seed_range(self) -> tuple[int, int]:
+        """Half-open range of object seeds for ``self.split``."""
+        raise NotImplementedError
+
+    def make_object(self, object_seed: int) -> GraspObject:
+        raise NotImplementedError
+
+    # ----------------------------------------------------------------- gymnasium API
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        super().reset(seed=seed)
+        options = dict(options or {})
+        lo, hi = self.object_seed_range()
+        if "object_seed" in options:
+            object_seed = int(options.pop("object_seed"))
+            if not lo <= object_seed < hi:
+                raise ValueError(
+                    f"object_seed {object_seed} is outside the {self.split!r} split's range [{lo}, {hi})"
+                )
+        else:
+            object_seed = int(self.np_random.integers(lo, hi))
+        if options:
+            raise ValueError(f"unknown reset options {sorted(options)}; supported: ['object_seed']")
+        self.object_seed = object_seed
+        self.object = self.make_object(object_seed)
+        orientation = random_rotation(self.np_random)
+        if self.simulator is not None and self.simulator.obj is self.object:
+            self.simulator.place(orientation)
+        else:
+            self.simulator = GraspSimulator(self.object, self.sim_config, orientation=orientation, nthread=self.nthread)
+        self._attempt = 0
+        self._last_pose = None
+        return self._observation(), self._info_base()
+
+    def step(self, action):
+        if self.simulator is None:
+            raise gym.error.ResetNeeded("call reset() before step()")
+        if self._attempt >= self.max_attempts:
+            raise gym.error.ResetNeeded("the episode has ended; call reset() before step()")
+        bins = self.grid.validate(action)
+        if len(bins) != 1:
+            raise ValueError(f"step() takes one grasp of shape ({self.grid.dims},), got {len(bins)}")
+        poses = self.grid.decode(bins, self.simulator.object_bounds)
+        outcome = self.simulator.attempt(poses)
+        self._attempt += 1
+        self._last_pose = poses
+        success = bool(outcome.success[0])
+        rejection = Rejection(int(outcome.rejection[0]))
+        reward = 1.0 if success else 0.0
+        terminated = success or self._attempt >= self.max_attempts
+        info = self._info_base()
+        info.update(
+            {
+                "is_success": success,
+                "outcome": "success" if success else ("rejected" if rejection else "failure"),
+                "rejection": rejection.reason,
+                "lift_height": float(outcome.lift[0]),
+                "grasp_bins": bins[0].copy(),
+                "grasp_position": poses.position[0].copy(),
+                "grasp_quaternion": mat_to_quat(poses.rotation)[0],
+                "attempt": self._attempt,
+            }
+        )
+        if not terminated and rejection == Rejection.NONE:
+            # The object stays; the next observation shows the scene after the failed grasp.
+            self.simulator.set_object_pose(outcome.final_object_qpos[0])
+        return self._observation(), reward, terminated, False, info
+
+    def render(self):
+        if self.render_mode != "rgb_array" or self.simulator is None:
+            return None
+        sim = self.simulator
+        if self._renderer is None:
+            h, w = self.render_size
+            sim.model.vis.global_.offheight = max(sim.model.vis.global_.offheight, h)
+            sim.model.vis.global_.offwidth = max(sim.model.vis.global_.offwidth, w)
+            self._renderer = mujoco.Renderer(sim.model, h, w)
+        d = mujoco.MjData(sim.model)
+        d.qpos[:] = sim.data.qpos
+        if self._last_pose is not None:
+            a = sim._palm_qadr
+            d.qpos[a : a + 3] = self._last_pose.position[0]
+            d.qpos[a + 3 : a + 7] = mat_to_quat(self._last_pose.rotation)[0]
+        mujoco.mj_forward(sim.model, d)
+        self._renderer.update_scene(d, camera="view")
+        return self._renderer.render()
+
+    def close(self):
+        if self._renderer is not None:
+            self._renderer.close()
+            self._renderer = None
+
+    # ----------------------------------------------------------------- helpers
+    def _info_base(self) -> dict[str, Any]:
+        return {
+            "object_seed": self.object_seed,
+            "object_name": self.object.name,
+            "object_bounds": self.simulator.object_bounds.copy(),
+        }
+
+    def depth_images(self) -> np.ndarray:
+        """Noise-free overhead depth images (n_cameras, H, W) of the current scene."""
+        sim, cfg = self.simulator, self.obs_config
+        cam = cfg.camera
+        return np.stack([sim.render_depth(cam, p, R) for p, R in cfg.camera_poses(sim.object_bounds)])
+
+    def _observation(self) -> dict[str, np.ndarray]:
+        cfg = self.obs_config
+        depth = self.depth_images()
+        if cfg.noise == "dexnet":
+            depth = dexnet_noise(depth, self.np_random, cfg.noise_sigma, far=cfg.camera.far)
+        obs = {"depth": depth.astype(np.float32), "bbox": self.simulator.object_bounds.astype(np.float32).ravel()}
+        if cfg.mode == "privileged":
+            obs["object_pose"] = self.simulator.object_qpos.astype(np.float32)
+        return obs
+
+    def decode(self, actions) -> GraspPoses:
+        """World grasp poses of bins ``actions`` ((dims,) or (n, dims)) for the current object."""
+        return self.grid.decode(actions, self.simulator.object_bounds)
+
+    def hand_camera_images(self, actions) -> np.ndarray:
+        """Hand-camera depth images (n, h, w) float32 at the pre-grasp pose of each grasp.
+
+        The camera is mounted on the palm looking along the approach axis; the gripper is backed
+        off ``hand_standoff`` metres from the grasp pose (paper, Fig. 4: the evaluator's input).
+        """
+        if self.simulator is None:
+            raise gym.error.ResetNeeded("call reset() before hand_camera_images()")
+        cfg = self.obs_config
+        return self.simulator.hand_depth(self.decode(actions), cfg.hand_camera, cfg.hand_standoff)
+
+    def evaluate_grasps(self, actions):
+        """Outcomes of many grasps on the current object without advancing the episode."""
+        if self.simulator is None:
+            raise gym.error.ResetNeeded("call reset() before evaluate_grasps()")
+        return self.simulator.attempt(self.decode(actions))

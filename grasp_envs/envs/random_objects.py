@@ -1,0 +1,67 @@
+"""Grasping procedurally generated random objects (Tobin et al. 2017, section III.A.1)."""
+
+from __future__ import annotations
+
+from grasp_envs.envs.grasp_env import GraspEnv
+from grasp_envs.objects import GraspObject, PrimitiveBank, RandomObjectConfig, generate_random_object
+
+#: Object seeds of the two splits never overlap: train in [0, 1e9), test in [1e9, 1.1e9).
+TRAIN_SEEDS = (0, 1_000_000_000)
+TEST_SEEDS = (1_000_000_000, 1_100_000_000)
+
+
+class GraspRandomEnv(GraspEnv):
+    """
+    ## Description
+    One-shot grasping of a procedurally generated random object with a disembodied Fetch-like
+    parallel-jaw gripper in MuJoCo.  Each object is built from 1-15 convex primitives (scaled to
+    1-15 cm, each touching an earlier one) and rescaled to the size distribution of YCB objects,
+    dropped in a random orientation on a table and settled.  The agent sees overhead depth and
+    chooses one grasp on a discretised grid relative to the object's bounding box; the gripper
+    closes, lifts 30 cm and holds.  Grasps that penetrate the table or object, or whose fingers
+    would close on air, are rejected instantly without physics.
+
+    ## Action Space
+    ``MultiDiscrete([20] * dims)``.  4-D: (x, y, z, yaw), gripper upright approaching from above.
+    6-D: (x, y, z, roll, pitch, yaw).  Position bins span the object's axis-aligned bounding box
+    (0 = minimum side, 19 = maximum side); yaw bins cover [0, pi) in steps of pi/20; roll and pitch
+    bins cover [-pi/2, pi/2].  The single encode/decode is :class:`grasp_envs.grid.GraspGrid`.
+
+    ## Observation Space
+    ``Dict(depth=Box(0, 2, (n_cameras, 64, 64), float32), bbox=Box((2, 3), float32))``: overhead depth
+    in metres (ray cast, no OpenGL) centred over the object, and the object's bounding box in the
+    table frame.  The ``privileged`` mode adds ``object_pose``.  See
+    :class:`grasp_envs.envs.observations.ObservationConfig`.
+
+    ## Rewards
+    1.0 if the object was lifted with the gripper (rose at least 25 cm of the 30 cm lift), else 0.0.
+
+    ## Starting State
+    A new object from the split's seed range in a random orientation, settled on the table.
+
+    ## Episode End
+    Terminates after one grasp (or on success, or after ``max_attempts`` grasps); never truncates.
+
+    ## Arguments
+    ``dims`` (4 or 6), ``split`` ("train" or "test": disjoint object seeds), ``max_attempts``
+    (grasps per object; after a failure the object stays where it ended up), ``observation``
+    (:class:`ObservationConfig` or dict), ``sim`` (:class:`grasp_envs.sim.SimConfig` or dict),
+    ``object_config`` (:class:`RandomObjectConfig` or dict), ``primitive_bank`` (path to a bank
+    ``.npz`` or ``None`` for the embedded default), ``render_mode`` (``"rgb_array"``).
+    ``reset(options={"object_seed": k})`` picks a specific object of the split.
+
+    ## Version History
+    * v0: initial release.
+    """
+
+    def __init__(self, *, object_config: RandomObjectConfig | dict | None = None,
+                 primitive_bank: str | None = None, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.object_config = object_config if isinstance(object_config, RandomObjectConfig) else RandomObjectConfig(**(object_config or {}))
+        self.primitive_bank = None if primitive_bank is None else PrimitiveBank.load(primitive_bank)
+
+    def object_seed_range(self) -> tuple[int, int]:
+        return TRAIN_SEEDS if self.split == "train" else TEST_SEEDS
+
+    def make_object(self, object_seed: int) -> GraspObject:
+        return generate_random_object(object_seed, self.primitive_bank, self.object_config)
