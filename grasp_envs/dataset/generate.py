@@ -1,0 +1,421 @@
+"""Generate grasp datasets: many objects, thousands of labelled grasps each (paper, section IV.A).
+
+A run is fixed by a :class:`GenerateConfig`.  Scene ``i`` of a run is fully determined by it:
+
+* its object seed is ``lo + (start + i) mod (hi - lo)`` where ``[lo, hi)`` is the split's seed
+  range of the environment and ``start`` comes from ``SeedSequence(seed)``: scenes of one run
+  never share an object until the range is exhausted (small sets such as YCB cycle through
+  every object in turn), and train and test datasets never share one because the split ranges
+  are disjoint;
+* its ``env.reset`` seed (which draws the object's orientation) and the generator of its grasps
+  come from ``SeedSequence(seed, spawn_key=(i, 0))`` and ``(i, 1)``;
+* its grasps are ``attempts`` bins drawn uniformly from the grid, evaluated with
+  ``env.unwrapped.evaluate_grasps`` (one compiled model per object; rejection before physics;
+  the surviving grasps simulated in one batched rollout) and, for the simulated ones, imaged
+  with ``env.unwrapped.hand_camera_images`` in one batch.
+
+Scenes are grouped into shards of ``scenes_per_shard``; a shard is the unit of work and of
+storage (see :mod:`grasp_envs.dataset.storage`).  Workers (a local process pool or Ray tasks)
+return serialised shards to the driver, which alone writes files, atomically.  Because every
+shard depends only on the config, a run that is killed and resumed, or run with another number of
+workers or another backend, produces byte-identical shards.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import json
+import multiprocessing as mp
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import gymnasium as gym
+import numpy as np
+
+import grasp_envs
+from grasp_envs.dataset import schema, storage
+from grasp_envs.registration import NAMESPACE
+
+#: Object set -> environment id pattern (``{dims}`` is 4 or 6).  Sets whose env is not
+#: registered in this installation are refused with a message naming the id.
+OBJECT_SETS: dict[str, str] = {
+    "random": "GraspRandom{dims}D-v0",
+    "ycb": "GraspYCB{dims}D-v0",
+    "shapenet": "GraspShapeNet{dims}D-v0",
+    "scanned": "GraspScanned{dims}D-v0",
+}
+BACKENDS = ("local", "ray")
+
+
+def object_set_env_id(objects: str, dims: int) -> str:
+    """The registered env id of object set ``objects`` at ``dims`` (error if not registered)."""
+    if objects not in OBJECT_SETS:
+        raise ValueError(f"unknown object set {objects!r}; choose one of {sorted(OBJECT_SETS)} or pass env_id")
+    if dims not in (4, 6):
+        raise ValueError(f"dims must be 4 or 6, got {dims}")
+    env_id = f"{NAMESPACE}/{OBJECT_SETS[objects].format(dims=dims)}"
+    if env_id not in gym.registry:
+        have = sorted(k for k in gym.registry if k.startswith(f"{NAMESPACE}/"))
+        raise ValueError(
+            f"object set {objects!r} needs environment {env_id}, which this installation does not register "
+            f"(registered: {have}); update grasp-envs or pass an env id with --env-id"
+        )
+    return env_id
+
+
+@dataclass(frozen=True)
+class GenerateConfig:
+    """Everything that determines a dataset's content.
+
+    Attributes:
+        env_id: Registered environment id (e.g. ``grasp_envs/GraspRandom4D-v0``).
+        num_objects: Number of scenes (one object each).
+        attempts: Grasps drawn uniformly from the grid per scene (paper: 2,000).
+        split: ``"train"`` or ``"test"``: the env split whose object seeds are used.
+        seed: Run seed; scene ``i`` depends only on ``(seed, i)``.
+        scenes_per_shard: Scenes per Parquet shard (the unit of work and of resumption).
+        env_kwargs: Extra JSON keyword arguments for ``gym.make`` (e.g. an observation config).
+    """
+
+    env_id: str
+    num_objects: int
+    attempts: int = 2000
+    split: str = "train"
+    seed: int = 0
+    scenes_per_shard: int = 8
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.num_objects < 1:
+            raise ValueError(f"num_objects must be at least 1, got {self.num_objects}")
+        if self.attempts < 1:
+            raise ValueError(f"attempts must be at least 1, got {self.attempts}")
+        if self.split not in ("train", "test"):
+            raise ValueError(f"split must be 'train' or 'test', got {self.split!r}")
+        if self.seed < 0:
+            raise ValueError(f"seed must be non-negative, got {self.seed}")
+        if self.scenes_per_shard < 1:
+            raise ValueError(f"scenes_per_shard must be at least 1, got {self.scenes_per_shard}")
+        if not isinstance(self.env_kwargs, dict):
+            raise ValueError(f"env_kwargs must be a dict, got {type(self.env_kwargs).__name__}")
+        for key in ("split", "dims"):
+            if key in self.env_kwargs:
+                raise ValueError(f"env_kwargs may not set {key!r}: use the config's split and the env id's dims")
+        try:
+            json.dumps(self.env_kwargs)
+        except TypeError as exc:
+            raise ValueError(f"env_kwargs must be JSON-serialisable ({exc})") from exc
+        if self.env_id not in gym.registry:
+            raise ValueError(f"environment {self.env_id!r} is not registered; registered: "
+                             f"{sorted(k for k in gym.registry if k.startswith(NAMESPACE + '/'))}")
+
+    @property
+    def num_shards(self) -> int:
+        return -(-self.num_objects // self.scenes_per_shard)
+
+    def shard_scenes(self, index: int) -> range:
+        return range(index * self.scenes_per_shard, min((index + 1) * self.scenes_per_shard, self.num_objects))
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "GenerateConfig":
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+
+# --------------------------------------------------------------------------- workers
+_ENV_CACHE: dict[str, gym.Env] = {}
+
+
+def make_env(config: GenerateConfig) -> gym.Env:
+    """The env of ``config``, cached per process (one per worker)."""
+    key = json.dumps([config.env_id, config.split, config.env_kwargs], sort_keys=True)
+    env = _ENV_CACHE.get(key)
+    if env is None:
+        env = gym.make(config.env_id, split=config.split, **config.env_kwargs)
+        _ENV_CACHE[key] = env
+    return env
+
+
+def scene_plan(config: GenerateConfig, lo: int, hi: int, scene: int) -> tuple[int, int, np.random.Generator]:
+    """(object seed, reset seed, grasp generator) of scene ``scene``."""
+    n = hi - lo
+    start = int(np.random.SeedSequence(config.seed).generate_state(2, np.uint64)[0] % np.uint64(n))
+    object_seed = lo + (start + scene) % n
+    reset_seed = int(np.random.SeedSequence(config.seed, spawn_key=(scene, 0)).generate_state(1, np.uint64)[0])
+    rng = np.random.default_rng(np.random.SeedSequence(config.seed, spawn_key=(scene, 1)))
+    return object_seed, reset_seed, rng
+
+
+def _env_layout(env: gym.Env) -> dict:
+    u = env.unwrapped
+    obs_cfg = u.obs_config
+    return {
+        "dims": u.grid.dims,
+        "n_bins": u.grid.n_bins,
+        "depth_shape": [obs_cfg.n_cameras, obs_cfg.height, obs_cfg.width],
+        "hand_depth_shape": [obs_cfg.hand_height, obs_cfg.hand_width],
+        "seed_range": [int(v) for v in u.object_seed_range()],
+    }
+
+
+def generate_shard(config_dict: dict, index: int) -> dict:
+    """Generate shard ``index``: returns the Parquet bytes of both tables and the shard record.
+
+    Runs in a worker; touches no files.  Scenes whose object cannot be simulated (it fails to
+    settle, or its model does not compile) are left out and listed in ``record["skipped"]`` with
+    the reason, so the manifest accounts for every scene.
+    """
+    from grasp_envs.objects import InvalidMeshError
+    from grasp_envs.sim import ModelBuildError, SimulationError
+
+    config = GenerateConfig.from_dict(config_dict)
+    env = make_env(config)
+    u = env.unwrapped
+    layout = _env_layout(env)
+    lo, hi = layout["seed_range"]
+    dims, n_bins = layout["dims"], layout["n_bins"]
+    scenes, batches, skipped = [], [], []
+    t0 = time.perf_counter()
+    for i in config.shard_scenes(index):
+        object_seed, reset_seed, rng = scene_plan(config, lo, hi, i)
+        try:
+            obs, info = env.reset(seed=reset_seed, options={"object_seed": object_seed})
+        except (SimulationError, ModelBuildError, InvalidMeshError) as exc:
+            skipped.append({"scene": i, "object_seed": object_seed, "error": f"{type(exc).__name__}: {exc}"})
+            continue
+        actions = rng.integers(0, n_bins, size=(config.attempts, dims))
+        outcome = u.evaluate_grasps(actions)
+        live = np.flatnonzero(outcome.rejection == 0)
+        hand = u.hand_camera_images(actions[live]) if len(live) else np.zeros((0, *layout["hand_depth_shape"]), np.float32)
+        scenes.append({
+            "scene": i, "object_seed": object_seed, "object_name": info["object_name"], "reset_seed": reset_seed,
+            "depth": obs["depth"], "bbox": obs["bbox"], "n_attempts": config.attempts, "n_simulated": len(live),
+            "n_success": int(outcome.success.sum()), "success_grasps": actions[outcome.success],
+        })
+        batches.append({
+            "scene": i, "object_seed": object_seed, "grasp": actions, "rejection": outcome.rejection,
+            "success": outcome.success, "lift": outcome.lift, "hand_depth": hand,
+        })
+    scenes_bytes = storage.parquet_bytes(schema.build_scenes_table(scenes, dims, tuple(layout["depth_shape"])))
+    attempts_bytes = storage.parquet_bytes(schema.build_attempts_table(batches, dims, tuple(layout["hand_depth_shape"])))
+    name = storage.shard_name(index)
+    record = {
+        "index": index,
+        "scenes": [config.shard_scenes(index).start, config.shard_scenes(index).stop],
+        "files": {
+            "scenes": {"path": f"scenes/{name}.parquet", "sha256": storage.sha256_bytes(scenes_bytes), "bytes": len(scenes_bytes)},
+            "attempts": {"path": f"attempts/{name}.parquet", "sha256": storage.sha256_bytes(attempts_bytes), "bytes": len(attempts_bytes)},
+        },
+        "counts": {
+            "scenes": len(scenes),
+            "attempts": int(sum(len(b["rejection"]) for b in batches)),
+            "simulated": int(sum(s["n_simulated"] for s in scenes)),
+            "successes": int(sum(s["n_success"] for s in scenes)),
+            "rejected": {
+                reason: int(sum(int((b["rejection"] == code).sum()) for b in batches))
+                for code, reason in ((1, "penetrates_table"), (2, "penetrates_object"), (3, "closes_on_air"))
+            },
+        },
+        "skipped": skipped,
+    }
+    return {"record": record, "scenes": scenes_bytes, "attempts": attempts_bytes,
+            "seconds": time.perf_counter() - t0}
+
+
+def _write_shard(root: Path, payload: dict) -> dict:
+    record = payload["record"]
+    for table in storage.TABLES:
+        storage.atomic_write(root / record["files"][table]["path"], payload[table])
+    storage.atomic_write(storage.marker_path(root, record["index"]), storage.json_bytes(record))
+    return record
+
+
+# --------------------------------------------------------------------------- backends
+def _run_inline(config: GenerateConfig, pending: list[int], workers: int, ray_address: str | None) -> Iterator[dict]:
+    for index in pending:
+        yield generate_shard(config.to_dict(), index)
+
+
+def _run_local(config: GenerateConfig, pending: list[int], workers: int, ray_address: str | None) -> Iterator[dict]:
+    # "spawn": workers start clean (no inherited MuJoCo state or progress-bar threads).
+    ctx = mp.get_context("spawn")
+    with cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        todo = list(pending)
+        running: set[cf.Future] = set()
+        try:
+            while todo or running:
+                while todo and len(running) < 2 * workers:
+                    running.add(pool.submit(generate_shard, config.to_dict(), todo.pop(0)))
+                done, running = cf.wait(running, return_when=cf.FIRST_COMPLETED)
+                for fut in done:
+                    yield fut.result()
+        finally:
+            for fut in running:
+                fut.cancel()
+
+
+def _run_ray(config: GenerateConfig, pending: list[int], workers: int, ray_address: str | None) -> Iterator[dict]:
+    try:
+        import ray
+    except ImportError as exc:
+        raise RuntimeError("the ray backend needs Ray: install it with `pip install 'grasp-envs[ray]'`") from exc
+    if not ray.is_initialized():
+        # A fresh local instance gets one CPU per worker; an address joins an existing cluster.
+        ray.init(address=ray_address, num_cpus=None if ray_address else workers, include_dashboard=False,
+                 log_to_driver=False)
+    remote = ray.remote(num_cpus=1, max_retries=3)(generate_shard)
+    todo = list(pending)
+    running: list = []
+    while todo or running:
+        while todo and len(running) < 2 * workers:
+            running.append(remote.remote(config.to_dict(), todo.pop(0)))
+        done, running = ray.wait(running, num_returns=1)
+        for ref in done:
+            yield ray.get(ref)
+
+
+RUNNERS: dict[str, Callable] = {"local": _run_local, "ray": _run_ray}
+
+
+# --------------------------------------------------------------------------- driver
+def _versions() -> dict:
+    import mujoco
+    import pyarrow
+
+    return {"grasp_envs": grasp_envs.__version__, "mujoco": mujoco.__version__, "numpy": np.__version__,
+            "pyarrow": pyarrow.__version__}
+
+
+def _base_manifest(config: GenerateConfig) -> dict:
+    env = make_env(config)
+    return {
+        "format_version": storage.FORMAT_VERSION,
+        "config": config.to_dict(),
+        "env_spec": json.loads(env.spec.to_json()),
+        "layout": _env_layout(env),
+        "versions": _versions(),
+        "num_shards": config.num_shards,
+        "complete": False,
+    }
+
+
+@dataclass(frozen=True)
+class GenerateSummary:
+    """What a call of :func:`generate` did (``elapsed_s`` counts only this call's work)."""
+
+    root: str
+    scenes: int
+    attempts: int
+    simulated: int
+    successes: int
+    skipped: int
+    shards_written: int
+    shards_reused: int
+    elapsed_s: float
+    attempts_generated: int
+
+    @property
+    def attempts_per_hour(self) -> float:
+        return self.attempts_generated / self.elapsed_s * 3600 if self.elapsed_s > 0 else float("nan")
+
+    def format(self) -> str:
+        frac = self.successes / self.attempts if self.attempts else 0.0
+        return (
+            f"dataset {self.root}: {self.scenes} scenes, {self.attempts} attempts "
+            f"({self.simulated} simulated, {self.successes} succeeded = {frac:.2%} of attempts), "
+            f"{self.skipped} scenes skipped\n"
+            f"this run: {self.shards_written} shards written, {self.shards_reused} kept from before; "
+            f"{self.attempts_generated} attempts in {self.elapsed_s:.1f} s = {self.attempts_per_hour:,.0f} attempts/h"
+        )
+
+
+def generate(config: GenerateConfig, out: str | Path, *, workers: int = 1, backend: str = "local",
+             resume: bool = False, ray_address: str | None = None, progress: bool = True) -> GenerateSummary:
+    """Generate (or, with ``resume``, finish) the dataset of ``config`` in directory ``out``."""
+    from tqdm import tqdm
+
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    if workers < 1:
+        raise ValueError(f"workers must be at least 1, got {workers}")
+    if ray_address is not None and backend != "ray":
+        raise ValueError("--ray-address needs --backend ray")
+    root = Path(out)
+    manifest_path = root / storage.MANIFEST
+    base = _base_manifest(config)
+    if manifest_path.exists():
+        if not resume:
+            raise ValueError(f"{root} already holds a dataset; pass --resume to finish it, or choose a new --out directory")
+        old = storage.read_manifest(root)
+        _check_resumable(root, old, base)
+    else:
+        if root.exists() and any(p.name != ".tmp" for p in root.iterdir()):
+            raise ValueError(f"{root} exists and is not empty; choose a new or empty --out directory")
+        root.mkdir(parents=True, exist_ok=True)
+        storage.atomic_write(manifest_path, storage.json_bytes(base))
+
+    records: dict[int, dict] = {}
+    pending = []
+    for index in range(config.num_shards):
+        marker = storage.read_marker(root, index)
+        if marker is not None and storage.shard_health(root, index, marker) == "ok":
+            records[index] = marker
+        else:
+            pending.append(index)
+    reused = len(records)
+    done_scenes = sum(r["scenes"][1] - r["scenes"][0] for r in records.values())
+
+    runner = _run_inline if backend == "local" and workers == 1 else RUNNERS[backend]
+    t0 = time.perf_counter()
+    generated = 0
+    bar = tqdm(total=config.num_objects, initial=done_scenes, unit="obj", desc="generate", disable=not progress,
+               dynamic_ncols=True)
+    try:
+        for payload in runner(config, pending, workers, ray_address):
+            record = _write_shard(root, payload)
+            records[record["index"]] = record
+            generated += record["counts"]["attempts"]
+            bar.update(record["scenes"][1] - record["scenes"][0])
+            dt = max(time.perf_counter() - t0, 1e-9)
+            bar.set_postfix_str(f"{(bar.n - done_scenes) / dt:.2f} obj/s, {generated / dt:,.0f} attempts/s")
+    finally:
+        bar.close()
+    elapsed = time.perf_counter() - t0
+
+    manifest = dict(base)
+    manifest["shards"] = [records[i] for i in range(config.num_shards)]
+    manifest["totals"] = _totals(manifest["shards"])
+    manifest["complete"] = True
+    storage.atomic_write(manifest_path, storage.json_bytes(manifest))
+    t = manifest["totals"]
+    return GenerateSummary(str(root), t["scenes"], t["attempts"], t["simulated"], t["successes"], t["skipped"],
+                           len(pending), reused, elapsed, generated)
+
+
+def _totals(shards: list[dict]) -> dict:
+    keys = ("scenes", "attempts", "simulated", "successes")
+    totals = {k: int(sum(s["counts"][k] for s in shards)) for k in keys}
+    totals["rejected"] = {r: int(sum(s["counts"]["rejected"][r] for s in shards)) for r in shards[0]["counts"]["rejected"]} if shards else {}
+    totals["skipped"] = int(sum(len(s["skipped"]) for s in shards))
+    return totals
+
+
+def _check_resumable(root: Path, old: dict, new: dict) -> None:
+    if old["config"] != new["config"]:
+        diff = sorted(k for k in set(old["config"]) | set(new["config"]) if old["config"].get(k) != new["config"].get(k))
+        detail = ", ".join(f"{k}: dataset has {old['config'].get(k)!r}, requested {new['config'].get(k)!r}" for k in diff)
+        raise ValueError(f"cannot resume {root}: the requested run differs from the dataset's ({detail}); "
+                         f"resume with the dataset's settings or generate into a new --out directory")
+    for key in ("env_spec", "layout"):
+        if old[key] != new[key]:
+            raise ValueError(f"cannot resume {root}: the environment's {key} changed since the dataset was started; "
+                             f"generate into a new --out directory")
+    for pkg in ("grasp_envs", "mujoco"):
+        if old["versions"].get(pkg) != new["versions"].get(pkg):
+            raise ValueError(f"cannot resume {root}: it was started with {pkg} {old['versions'].get(pkg)}, this is "
+                             f"{new['versions'].get(pkg)}; outcomes could differ, so generate into a new --out directory")
