@@ -1,0 +1,367 @@
+"""Frozen benchmark tasks: which env, which scenes, which seeds.
+
+A task names everything a reported number depends on: the environment id and its kwargs, the
+300 scenes (each an ``env.reset(seed=reset_seed, options={"object_seed": object_seed})``), the
+three evaluation seeds of the paper (IV.A: every model is trained with three seeds and the mean is
+reported), and a checksum of the object list.  Two values freeze a task:
+
+* ``fingerprint``: sha256 of the definition and its scene list (cheap to recompute).
+* ``object_checksum``: sha256 of the content (convex parts, mass, friction) of the object in
+  every scene, in scene order.  Evaluation hashes each object it builds anyway, so every full run
+  re-verifies it for free, and the leaderboard re-verifies it from the records.
+
+Changing any of them is a new task version (``random-4d-test-v1``); the old one stays listed so
+old results remain comparable.  ``tests/test_benchmarks.py`` fails if a definition drifts from its
+frozen fingerprint.
+
+Tasks whose environment is not registered (the YCB and scanned-object sets live in other
+modules) are defined here all the same and validate lazily: listing them is free, and using one
+raises :class:`TaskUnavailableError` naming the missing env id.
+
+Scene seeds come from :meth:`numpy.random.SeedSequence.generate_state`, whose output is fixed by
+its specification (unlike ``Generator`` methods, which NumPy may change between versions).
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+#: Scenes per task and evaluation seeds (Tobin et al. 2017, IV.A).
+N_SCENES = 300
+SEEDS = (0, 1, 2)
+
+_NAME = re.compile(r"^(?P<family>[a-z0-9]+(?:-[a-z0-9]+)*)-v(?P<version>\d+)$")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+class TaskUnavailableError(RuntimeError):
+    """The task's environment is not registered in this installation."""
+
+
+class TaskChangedError(RuntimeError):
+    """A task no longer matches its frozen fingerprint or object checksum."""
+
+
+@dataclass(frozen=True)
+class Scene:
+    """One evaluation scene: ``env.reset(seed=reset_seed, options={"object_seed": object_seed})``."""
+
+    index: int
+    reset_seed: int
+    object_seed: int
+
+    def to_dict(self) -> dict:
+        return {"index": self.index, "reset_seed": self.reset_seed, "object_seed": self.object_seed}
+
+
+def _canonical(obj: Any) -> bytes:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()
+
+
+def object_digest(obj) -> str:
+    """sha256 of an object's content: name, mass, friction and convex parts (rounded to 0.1 um).
+
+    Rounding keeps the digest stable across platforms whose floating point differs in the last
+    bits; any real change to the geometry or physics parameters changes it.
+    """
+    h = hashlib.sha256()
+    h.update(_canonical({"name": obj.name, "mass": round(float(obj.mass), 9),
+                         "friction": round(float(obj.friction), 9), "parts": len(obj.parts)}))
+    for p in obj.parts:
+        q = np.round(np.asarray(p, dtype=np.float64), 7) + 0.0  # + 0.0 turns -0.0 into 0.0
+        h.update(np.ascontiguousarray(q, dtype="<f8").tobytes())
+    return h.hexdigest()
+
+
+def object_list_checksum(digests: list[str]) -> str:
+    """Checksum of a task's object list: sha256 over the per-scene object digests in scene order."""
+    for d in digests:
+        if not _SHA256.match(str(d)):
+            raise ValueError(f"object digest {d!r} is not a sha256 hex string")
+    return hashlib.sha256("\n".join(digests).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class BenchmarkTask:
+    """A frozen benchmark task.
+
+    Attributes:
+        name: ``"<family>-v<N>"``, e.g. ``"random-4d-test-v0"``.
+        env_id: Registered Gymnasium id, e.g. ``"grasp_envs/GraspRandom4D-v0"``.
+        env_kwargs: Keyword arguments of ``gym.make`` (JSON only; they go verbatim into results).
+        object_set: ``"random"``, ``"ycb"``, ``"scanned"``, ...
+        split: ``"train"`` or ``"test"`` (object split the scenes are drawn from).
+        scene_entropy: Root of the :class:`numpy.random.SeedSequence` that draws the scenes.
+        n_scenes: Number of scenes (300 in the paper).
+        seeds: Evaluation seeds; each seed runs every scene once (the agent is reset with a
+            seed derived from it, and ``{seed}`` in agent kwargs is replaced by it).
+        description: One line for listings and docs.
+        fingerprint: Frozen sha256 of :meth:`definition` (``None`` while the env is unavailable
+            and the task has never been frozen).
+        object_checksum: Frozen :func:`object_list_checksum` of the scenes' objects (``None``:
+            not frozen yet; results then carry the checksum they observed and are flagged).
+    """
+
+    name: str
+    env_id: str
+    env_kwargs: dict
+    object_set: str
+    split: str
+    scene_entropy: int
+    n_scenes: int = N_SCENES
+    seeds: tuple[int, ...] = SEEDS
+    description: str = ""
+    fingerprint: str | None = field(default=None, compare=False)
+    object_checksum: str | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        if not _NAME.match(self.name):
+            raise ValueError(f"task name {self.name!r} must look like 'family-name-v0' (lowercase, dashes, -vN)")
+        if "/" not in self.env_id:
+            raise ValueError(f"task {self.name}: env_id must be namespaced like 'grasp_envs/GraspRandom4D-v0', got {self.env_id!r}")
+        try:
+            json.dumps(self.env_kwargs)
+        except TypeError as exc:
+            raise ValueError(f"task {self.name}: env_kwargs must be JSON-serialisable ({exc})") from None
+        if self.split not in ("train", "test"):
+            raise ValueError(f"task {self.name}: split must be 'train' or 'test', got {self.split!r}")
+        if "split" in self.env_kwargs and self.env_kwargs["split"] != self.split:
+            raise ValueError(f"task {self.name}: env_kwargs split {self.env_kwargs['split']!r} disagrees with split {self.split!r}")
+        if int(self.n_scenes) < 1:
+            raise ValueError(f"task {self.name}: n_scenes must be at least 1, got {self.n_scenes}")
+        if not isinstance(self.seeds, tuple) or not self.seeds or len(set(self.seeds)) != len(self.seeds) \
+                or any(not isinstance(s, int) or s < 0 for s in self.seeds):
+            raise ValueError(f"task {self.name}: seeds must be a tuple of distinct non-negative ints, got {self.seeds!r}")
+        if not isinstance(self.scene_entropy, int) or self.scene_entropy < 0:
+            raise ValueError(f"task {self.name}: scene_entropy must be a non-negative int, got {self.scene_entropy!r}")
+        for label, value in (("fingerprint", self.fingerprint), ("object_checksum", self.object_checksum)):
+            if value is not None and not _SHA256.match(value):
+                raise ValueError(f"task {self.name}: {label} must be a sha256 hex string or None, got {value!r}")
+
+    # ------------------------------------------------------------------ identity
+    @property
+    def family(self) -> str:
+        return _NAME.match(self.name)["family"]
+
+    @property
+    def version(self) -> int:
+        return int(_NAME.match(self.name)["version"])
+
+    @property
+    def dims(self) -> int | None:
+        return self.env_kwargs.get("dims")
+
+    @property
+    def available(self) -> bool:
+        """Whether the task's env id is registered (its module may still need data to reset)."""
+        import gymnasium as gym
+
+        import grasp_envs  # noqa: F401  (registers the ids)
+
+        return self.env_id in gym.registry
+
+    def require_env(self) -> None:
+        """Raise :class:`TaskUnavailableError` unless the env id is registered."""
+        if not self.available:
+            raise TaskUnavailableError(
+                f"task {self.name!r} needs env {self.env_id!r}, which is not registered in this installation; "
+                f"registered grasp_envs ids: {registered_env_ids()}.  Install the package that provides the "
+                f"{self.object_set!r} object set (see docs/objects.md), or choose one of {available_task_names()}"
+            )
+
+    def make_env(self, observation_mode: str | None = None, **overrides):
+        """``gym.make`` the task's env; ``observation_mode`` may switch the observation preset."""
+        import gymnasium as gym
+
+        self.require_env()
+        kwargs = json.loads(json.dumps(self.env_kwargs))
+        if observation_mode is not None:
+            obs = dict(kwargs.get("observation") or {})
+            obs["mode"] = observation_mode
+            kwargs["observation"] = obs
+        kwargs.update(overrides)
+        return gym.make(self.env_id, **kwargs)
+
+    # ------------------------------------------------------------------ scenes
+    def object_seed_range(self) -> tuple[int, int]:
+        env = self.make_env()
+        try:
+            lo, hi = env.unwrapped.object_seed_range()
+        finally:
+            env.close()
+        if hi <= lo:
+            raise ValueError(f"task {self.name}: env {self.env_id} has an empty object seed range [{lo}, {hi})")
+        return int(lo), int(hi)
+
+    def scenes(self, seed_range: tuple[int, int] | None = None) -> list[Scene]:
+        """The task's scenes, drawn from its ``scene_entropy`` and the env's object seed range.
+
+        If the range holds at least ``n_scenes`` objects, every scene has a distinct object;
+        otherwise (YCB: tens of objects) objects are used round-robin in a seeded order, so each
+        appears ``n_scenes // n`` or one more times, in a different orientation each time.
+        """
+        lo, hi = seed_range if seed_range is not None else self.object_seed_range()
+        n, size = int(self.n_scenes), hi - lo
+        reset_seeds = np.random.SeedSequence(self.scene_entropy, spawn_key=(0,)).generate_state(n, np.uint32)
+        if size >= n:
+            chosen: list[int] = []
+            seen: set[int] = set()
+            block = 0
+            while len(chosen) < n:
+                draws = np.random.SeedSequence(self.scene_entropy, spawn_key=(1, block)).generate_state(2 * n, np.uint64)
+                for d in draws:
+                    k = lo + int(d) % size
+                    if k not in seen:
+                        seen.add(k)
+                        chosen.append(k)
+                        if len(chosen) == n:
+                            break
+                block += 1
+        else:
+            keys = np.random.SeedSequence(self.scene_entropy, spawn_key=(2,)).generate_state(size, np.uint64)
+            order = [lo + int(i) for i in np.argsort(keys, kind="stable")]
+            chosen = [order[i % size] for i in range(n)]
+        return [Scene(i, int(reset_seeds[i]), chosen[i]) for i in range(n)]
+
+    def definition(self, scenes: list[Scene] | None = None) -> dict:
+        """Everything the fingerprint covers, as JSON."""
+        scenes = self.scenes() if scenes is None else scenes
+        return {
+            "name": self.name, "env_id": self.env_id, "env_kwargs": self.env_kwargs,
+            "object_set": self.object_set, "split": self.split, "scene_entropy": self.scene_entropy,
+            "n_scenes": self.n_scenes, "seeds": list(self.seeds),
+            "scenes": [[s.reset_seed, s.object_seed] for s in scenes],
+        }
+
+    def compute_fingerprint(self, scenes: list[Scene] | None = None) -> str:
+        return hashlib.sha256(_canonical(self.definition(scenes))).hexdigest()
+
+    def verify(self, scenes: list[Scene] | None = None) -> list[Scene]:
+        """Scenes of the task, after checking them against the frozen fingerprint."""
+        scenes = self.scenes() if scenes is None else scenes
+        got = self.compute_fingerprint(scenes)
+        if self.fingerprint is not None and got != self.fingerprint:
+            raise TaskChangedError(
+                f"task {self.name!r} no longer matches its frozen fingerprint ({got[:12]} != {self.fingerprint[:12]}): "
+                f"its env, kwargs, seeds or scenes changed.  Tasks are frozen; define "
+                f"'{self.family}-v{self.version + 1}' instead of editing this one"
+            )
+        return scenes
+
+    def check_object_checksum(self, digests: list[str]) -> str:
+        """Checksum of per-scene object ``digests``; raises if it differs from the frozen one."""
+        got = object_list_checksum(digests)
+        if self.object_checksum is not None and got != self.object_checksum:
+            raise TaskChangedError(
+                f"task {self.name!r}: the scenes' objects changed (object checksum {got[:12]} != "
+                f"{self.object_checksum[:12]}); the object generator, meshes or their processing differ from the "
+                f"frozen task.  Define '{self.family}-v{self.version + 1}' with the new checksum"
+            )
+        return got
+
+    def object_digests(self, scenes: list[Scene] | None = None, progress: bool = True) -> list[str]:
+        """Build each scene's object (no physics) and return its :func:`object_digest`, in scene order."""
+        from tqdm import tqdm
+
+        scenes = self.verify(scenes)
+        env = self.make_env()
+        cache: dict[int, str] = {}
+        try:
+            for s in tqdm(scenes, desc=f"objects of {self.name}", unit="obj", disable=not progress, leave=False):
+                if s.object_seed not in cache:
+                    cache[s.object_seed] = object_digest(env.unwrapped.make_object(s.object_seed))
+        finally:
+            env.close()
+        return [cache[s.object_seed] for s in scenes]
+
+    def to_dict(self) -> dict:
+        return {
+            "name": self.name, "version": self.version, "env_id": self.env_id, "env_kwargs": self.env_kwargs,
+            "object_set": self.object_set, "split": self.split, "n_scenes": self.n_scenes,
+            "seeds": list(self.seeds), "fingerprint": self.fingerprint, "object_checksum": self.object_checksum,
+        }
+
+
+# ---------------------------------------------------------------------- the frozen tasks
+#: Scene entropies (arXiv 1710.06425 plus an offset per object set and split).  The 4-D and 6-D
+#: twins share their scenes.
+_ENTROPY = {("random", "train"): 1710064250, ("random", "test"): 1710064251,
+            ("ycb", "test"): 1710064252, ("scanned", "test"): 1710064253,
+            ("shapenet", "train"): 1710064254, ("shapenet", "test"): 1710064255}
+
+# name: (env_id, kwargs, object_set, split, fingerprint, object_checksum, description)
+_DEFINITIONS: dict[str, tuple] = {
+    "random-4d-train-v0": (
+        "grasp_envs/GraspRandom4D-v0", {"dims": 4, "split": "train"}, "random", "train",
+        "caf8b326cf510887e904d49baf24be6234fc66834561feb4c5178a8480588514",
+        "a30875de09ce48859a5ebb158a182c596e3371571ba4f3640ca960470d81ee0e",
+        "procedurally generated objects from the training split, upright 4-D grasps"),
+    "random-4d-test-v0": (
+        "grasp_envs/GraspRandom4D-v0", {"dims": 4, "split": "test"}, "random", "test",
+        "53365b0e44e0b9598dd610fe7779f4accb4b94f2484f08fb2cd5415d22e8ff6d",
+        "1281eec584b410d86a725ae88488081ae74bdaa2470b860115d1fa54ec5962a3",
+        "held-out procedurally generated objects, upright 4-D grasps"),
+    "random-6d-train-v0": (
+        "grasp_envs/GraspRandom6D-v0", {"dims": 6, "split": "train"}, "random", "train",
+        "3313532e8e84ccf87179d7a307d0249fc18f196bd640d89531e78753edd3f1a1",
+        "a30875de09ce48859a5ebb158a182c596e3371571ba4f3640ca960470d81ee0e",
+        "procedurally generated objects from the training split, 6-D grasps"),
+    "random-6d-test-v0": (
+        "grasp_envs/GraspRandom6D-v0", {"dims": 6, "split": "test"}, "random", "test",
+        "7e68083ef28f0e97d24c48d88e33270b940116071b538a1f7a5e2422dec5153d",
+        "1281eec584b410d86a725ae88488081ae74bdaa2470b860115d1fa54ec5962a3",
+        "held-out procedurally generated objects, 6-D grasps"),
+    "ycb-4d-v0": (
+        "grasp_envs/GraspYCB4D-v0", {"dims": 4}, "ycb", "test", None, None,
+        "YCB objects that fit the gripper, upright 4-D grasps (never trained on)"),
+    "ycb-6d-v0": (
+        "grasp_envs/GraspYCB6D-v0", {"dims": 6}, "ycb", "test", None, None,
+        "YCB objects that fit the gripper, 6-D grasps (never trained on)"),
+}
+
+TASKS: dict[str, BenchmarkTask] = {}
+
+
+def _build() -> None:
+    for name, (env_id, kwargs, object_set, split, fp, oc, desc) in _DEFINITIONS.items():
+        TASKS[name] = BenchmarkTask(
+            name=name, env_id=env_id, env_kwargs=kwargs, object_set=object_set, split=split,
+            scene_entropy=_ENTROPY[(object_set, split)], description=desc, fingerprint=fp, object_checksum=oc,
+        )
+
+
+_build()
+
+
+def registered_env_ids() -> list[str]:
+    import gymnasium as gym
+
+    import grasp_envs  # noqa: F401
+
+    return sorted(k for k in gym.registry if k.startswith("grasp_envs/"))
+
+
+def available_task_names() -> list[str]:
+    return [n for n, t in TASKS.items() if t.available]
+
+
+def get_task(name: str) -> BenchmarkTask:
+    """The frozen task ``name``; unknown names get a "did you mean" or a newer-version hint."""
+    if name in TASKS:
+        return TASKS[name]
+    m = _NAME.match(name)
+    if m:
+        versions = sorted(t.version for t in TASKS.values() if t.family == m["family"])
+        if versions:
+            known = ", ".join(f"{m['family']}-v{v}" for v in versions)
+            raise ValueError(f"task {name!r} has no version {m['version']}; available: {known}")
+    close = difflib.get_close_matches(name, list(TASKS), n=3)
+    hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    raise ValueError(f"unknown task {name!r}.{hint} Known tasks: {', '.join(TASKS)} (`grasp-envs evaluate --list-tasks`)")
