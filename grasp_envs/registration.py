@@ -11,6 +11,9 @@ NAMESPACE = "grasp_envs"
 ENV_SPECS: dict[str, dict] = {
     "GraspRandom4D-v0": {"entry_point": "grasp_envs.envs.random_objects:GraspRandomEnv", "kwargs": {"dims": 4}},
     "GraspRandom6D-v0": {"entry_point": "grasp_envs.envs.random_objects:GraspRandomEnv", "kwargs": {"dims": 6}},
+    # Real robot (Fetch + RealSense D435, issue 7): string entry point, grasp_envs never imports real.
+    "RealFetchGrasp4D-v0": {"entry_point": "real.env:RealFetchGraspEnv", "kwargs": {"dims": 4}},
+    "RealFetchGrasp6D-v0": {"entry_point": "real.env:RealFetchGraspEnv", "kwargs": {"dims": 6}},
 }
 
 
