@@ -216,6 +216,8 @@ def summarize(episodes: list[dict]) -> dict:
     per_object = {o: {"episodes": len(v), "successes": sum(v), "success": sum(v) / len(v)}
                   for o, v in sorted(by_object.items())}
     lo, hi = wilson_interval(k, n)
+    if n:  # the Wilson bounds are exactly 0 at k = 0 and 1 at k = n; drop floating-point residue
+        lo, hi = (0.0 if k == 0 else lo), (1.0 if k == n else hi)
     return {
         "episodes": n, "successes": k, "success": k / n if n else float("nan"), "ci95": [lo, hi],
         "seed_success": {str(s): r for s, r in seed_rates.items()}, "seed_mean": mean, "seed_std": std,

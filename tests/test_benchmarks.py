@@ -1,0 +1,221 @@
+"""Frozen benchmark tasks and ``grasp-envs evaluate`` (real MuJoCo rollouts on a few scenes)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+
+from benchmarks import evaluate as ev
+from benchmarks.tasks import (
+    TASKS, BenchmarkTask, TaskChangedError, TaskUnavailableError, get_task, object_digest, object_list_checksum,
+)
+from grasp_envs.envs.random_objects import TEST_SEEDS, TRAIN_SEEDS
+from grasp_envs.objects import GraspObject, generate_random_object
+
+
+class EchoSeedAgent:
+    """Test agent: remembers its constructor kwargs and reset seeds; grasps a fixed bin."""
+
+    def __init__(self, env=None, *, tag: str = "", bins: int = 10) -> None:
+        self.tag = tag
+        self.dims = env.action_space.shape[0]
+        self.bins = bins
+        self.resets: list[int] = []
+
+    def reset(self, seed=None) -> None:
+        self.resets.append(seed)
+
+    def act(self, observation):
+        return np.full(self.dims, self.bins, dtype=np.int64)
+
+
+class FloatAgent:
+    def __init__(self, env=None) -> None:
+        self.dims = env.action_space.shape[0]
+
+    def act(self, observation):
+        return np.full(self.dims, 3.5)
+
+
+def tiny_task(**changes) -> BenchmarkTask:
+    base = dict(name="random-4d-tiny-v0", env_id="grasp_envs/GraspRandom4D-v0", env_kwargs={"dims": 4, "split": "test"},
+                object_set="random", split="test", scene_entropy=42, n_scenes=3, seeds=(0, 1))
+    base.update(changes)
+    return BenchmarkTask(**base)
+
+
+# ---------------------------------------------------------------------- tasks
+@pytest.mark.parametrize("name", [n for n, t in TASKS.items() if t.env_id.startswith("grasp_envs/GraspRandom")])
+def test_random_tasks_match_their_frozen_fingerprints(name):
+    task = TASKS[name]
+    assert task.fingerprint is not None and task.object_checksum is not None
+    scenes = task.verify()
+    assert task.compute_fingerprint(scenes) == task.fingerprint
+    assert len(scenes) == 300 and task.seeds == (0, 1, 2)
+    lo, hi = TRAIN_SEEDS if task.split == "train" else TEST_SEEDS
+    seeds = [s.object_seed for s in scenes]
+    assert len(set(seeds)) == 300 and all(lo <= k < hi for k in seeds)
+    assert [s.index for s in scenes] == list(range(300))
+
+
+def test_twins_share_scenes_and_splits_are_disjoint():
+    t4, t6 = get_task("random-4d-test-v0"), get_task("random-6d-test-v0")
+    assert t4.scenes() == t6.scenes()
+    train = {s.object_seed for s in get_task("random-4d-train-v0").scenes()}
+    test = {s.object_seed for s in t4.scenes()}
+    assert not train & test
+
+
+def test_small_object_sets_are_used_round_robin():
+    task = tiny_task(n_scenes=300)
+    scenes = task.scenes(seed_range=(0, 52))
+    counts = np.bincount([s.object_seed for s in scenes], minlength=52)
+    assert counts.min() == 300 // 52 and counts.max() == 300 // 52 + 1
+    assert len({s.reset_seed for s in scenes}) == 300
+
+
+def test_editing_a_frozen_task_is_refused():
+    task = get_task("random-4d-test-v0")
+    edited = dataclasses.replace(task, scene_entropy=task.scene_entropy + 1)
+    with pytest.raises(TaskChangedError, match=r"define 'random-4d-test-v1' instead"):
+        edited.verify()
+    with pytest.raises(TaskChangedError, match="objects changed"):
+        task.check_object_checksum(["0" * 64] * 300)
+
+
+def test_unregistered_env_validates_lazily():
+    task = tiny_task(name="widgets-4d-v0", env_id="grasp_envs/GraspWidgets4D-v0", env_kwargs={"dims": 4})
+    assert not task.available
+    with pytest.raises(TaskUnavailableError, match=r"needs env 'grasp_envs/GraspWidgets4D-v0', which is not registered"):
+        task.scenes()
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"name": "Random_4D"}, "must look like 'family-name-v0'"),
+    ({"env_kwargs": {"dims": 4, "split": "test", "bad": {1, 2}}}, "JSON-serialisable"),
+    ({"env_kwargs": {"dims": 4, "split": "train"}}, "disagrees with split 'test'"),
+    ({"seeds": (0, 0)}, "distinct non-negative ints"),
+    ({"n_scenes": 0}, "n_scenes must be at least 1"),
+    ({"fingerprint": "abc"}, "sha256 hex string"),
+])
+def test_task_validation_errors(changes, message):
+    with pytest.raises(ValueError, match=message):
+        tiny_task(**changes)
+
+
+def test_get_task_suggests_names_and_versions():
+    with pytest.raises(ValueError, match=r"Did you mean 'random-4d-test-v0'"):
+        get_task("random-4d-tset-v0")
+    with pytest.raises(ValueError, match=r"has no version 7; available: random-4d-test-v0"):
+        get_task("random-4d-test-v7")
+
+
+def test_object_digest_tracks_content():
+    a, b = generate_random_object(1_000_000_123), generate_random_object(1_000_000_123)
+    assert object_digest(a) == object_digest(b)
+    heavier = GraspObject(a.name, a.parts, a.mass * 1.01, a.friction, a.source, a.seed)
+    assert object_digest(heavier) != object_digest(a)
+    moved = GraspObject(a.name, tuple(p + 1e-4 for p in a.parts), a.mass, a.friction, a.source, a.seed)
+    assert object_digest(moved) != object_digest(a)
+    with pytest.raises(ValueError, match="not a sha256"):
+        object_list_checksum(["xyz"])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["random-4d-train-v0", "random-4d-test-v0"])
+def test_random_task_objects_match_frozen_checksum(name):
+    task = get_task(name)
+    assert task.check_object_checksum(task.object_digests(progress=False)) == task.object_checksum
+
+
+# ---------------------------------------------------------------------- evaluate
+def test_evaluate_records_are_complete_and_reproducible():
+    task = tiny_task()
+    a = ev.evaluate(task, "random", progress=False)
+    b = ev.evaluate(task, "random", progress=False)
+    strip = lambda eps: [{k: v for k, v in e.items() if k != "decision_s"} for e in eps]  # noqa: E731
+    assert strip(a["episodes"]) == strip(b["episodes"])
+    assert a["schema"] == ev.SCHEMA and a["schema_version"] == ev.SCHEMA_VERSION
+    assert not a["partial"] and len(a["episodes"]) == 6
+    scenes = task.scenes()
+    for e in a["episodes"]:
+        sc = scenes[e["scene"]]
+        assert (e["reset_seed"], e["object_seed"]) == (sc.reset_seed, sc.object_seed)
+        assert e["object"] == f"random-{sc.object_seed}"
+        assert len(e["actions"]) == 1 and len(e["actions"][0]) == 4 and all(0 <= x < 20 for x in e["actions"][0])
+        assert e["success"] == (e["outcome"] == "success")
+        assert e["rejection"] in (None, "penetrates_table", "penetrates_object", "closes_on_air")
+    # both seeds see the same objects; the random agent is reseeded per (seed, scene)
+    assert [e["object_digest"] for e in a["episodes"][:3]] == [e["object_digest"] for e in a["episodes"][3:]]
+    assert a["object_checksum"] == object_list_checksum([e["object_digest"] for e in a["episodes"][:3]])
+    s = a["summary"]
+    assert s["episodes"] == 6 and s["successes"] == sum(e["success"] for e in a["episodes"])
+    assert s["ci95"][0] <= s["success"] <= s["ci95"][1]
+    json.dumps(a, allow_nan=False)
+
+
+def test_replaying_records_reproduces_outcomes():
+    task = tiny_task(n_scenes=2, seeds=(0,))
+    res = ev.evaluate(task, "centroid", progress=False)
+    env = task.make_env()
+    for e in res["episodes"]:
+        env.reset(seed=e["reset_seed"], options={"object_seed": e["object_seed"]})
+        _, _, _, _, info = env.step(np.array(e["actions"][0]))
+        assert info["outcome"] == e["outcome"] and info["rejection"] == e["rejection"]
+    env.close()
+
+
+def test_seed_placeholder_and_agent_reset_seeds():
+    runner = ev.EpisodeRunner(tiny_task(), "test_benchmarks:EchoSeedAgent", {"tag": "ckpt-s{seed}.pt", "bins": 9})
+    scene = runner.task.scenes()[1]
+    rec = runner.run(2, scene)
+    agent = runner.agent(2)
+    assert agent.tag == "ckpt-s2.pt" and agent.resets == [ev.agent_episode_seed(2, 1)]
+    assert rec["actions"] == [[9, 9, 9, 9]] and rec["seed"] == 2 and rec["scene"] == 1
+    assert ev.agent_episode_seed(0, 1) != ev.agent_episode_seed(1, 0)
+    runner.close()
+
+
+def test_parallel_workers_match_serial():
+    task = tiny_task(n_scenes=2, seeds=(0,))
+    serial = ev.rollout(task, "random", progress=False)
+    parallel = ev.rollout(task, "random", workers=2, progress=False)
+    key = lambda e: (e["seed"], e["scene"], e["actions"], e["outcome"], e["object_digest"])  # noqa: E731
+    assert [key(e) for e in serial] == [key(e) for e in parallel]
+
+
+def test_bad_agent_output_and_arguments_are_explained():
+    task = tiny_task(n_scenes=1, seeds=(0,))
+    with pytest.raises(ValueError, match=r"returned action .* expected integer bins of shape \(4,\)"):
+        ev.evaluate(task, "test_benchmarks:FloatAgent", progress=False)
+    with pytest.raises(ValueError, match="--agent-kwargs is not valid JSON"):
+        ev.parse_agent_kwargs("{seed: 1}")
+    with pytest.raises(ValueError, match="must be a JSON object"):
+        ev.parse_agent_kwargs("[1]")
+    with pytest.raises(ValueError, match=r"seeds \[5\] are not seeds of task"):
+        ev.rollout(task, "random", seeds=(5,), progress=False)
+    with pytest.raises(ValueError, match=r"--scenes must be in \[1, 1\]"):
+        ev.rollout(task, "random", n_scenes=4, progress=False)
+    with pytest.raises(ValueError, match="unknown agent 'nosuch'"):
+        ev.evaluate(task, "nosuch", progress=False)
+
+
+def test_cli_evaluate_writes_results(tmp_path, capsys):
+    from grasp_envs.cli import main
+
+    out = tmp_path / "r.json"
+    rc = main(["evaluate", "--agent", "centroid", "--task", "random-4d-test-v0", "--scenes", "2", "--seeds", "0",
+               "--out", str(out), "--quiet", "--tag", "train_objects=100"])
+    assert rc == 0
+    text = capsys.readouterr().out
+    assert "partial run" in text and "Wilson 95% CI" in text and "decision time" in text and "per object" in text
+    data = json.loads(out.read_text())
+    assert data["partial"] is True and data["tags"] == {"train_objects": 100} and data["object_checksum"] is None
+    assert data["task"]["fingerprint"] == get_task("random-4d-test-v0").fingerprint
+    assert main(["evaluate", "--task", "random-4d-test-v0"]) == 1
+    assert "--agent and --task are required" in capsys.readouterr().err
+    assert main(["evaluate", "--list-tasks"]) == 0
+    assert "ycb-4d-v0" in capsys.readouterr().out
