@@ -1,0 +1,211 @@
+"""The real-robot environment: a Fetch and a RealSense D435 behind the simulated tasks' interface."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from grasp_envs.envs.observations import ObservationConfig
+from grasp_envs.grid import GraspGrid, GraspPoses
+from real.calibration import Calibration, CalibrationError, load_calibration, mat_to_quat
+from real.camera import RealSenseCamera, RealSenseConfig
+from real.perception import SegmentationConfig, deproject, render_virtual_depth, segment_object, to_table_frame
+from real.robot import FetchConfig, FetchRobot
+
+
+class RealFetchGraspEnv(gym.Env):
+    """One-shot grasping on a real Fetch with an overhead RealSense D435.
+
+    ## Description
+    The same task as ``grasp_envs/GraspRandom4D-v0`` (and 6D), on hardware: an object lies on a
+    table in front of the robot; the agent picks one grasp from the discretised grid; the robot
+    plans and executes it with MoveIt, closes the gripper and lifts 30 cm.  The agent object that
+    runs in simulation runs here unchanged.
+
+    ## Action Space
+    ``MultiDiscrete([20] * dims)``, decoded by :class:`grasp_envs.grid.GraspGrid` relative to the
+    object's bounding box, exactly as in simulation (x, y, z, yaw; or x, y, z, roll, pitch, yaw).
+
+    ## Observation Space
+    ``ObservationConfig.space()`` of the simulated tasks: ``depth`` (n_cameras, H, W) float32
+    metres in the simulator's virtual camera model, and ``bbox`` (6,) in the table frame.  The
+    D435's point cloud (after the SDK's spatial, temporal and hole-filling filters) is moved into
+    the table frame with the calibration, the table plane is segmented to find the object's box,
+    and the cloud is reprojected into the virtual cameras at ``camera_poses(bbox)``.  The
+    ``privileged`` mode (object pose) does not exist on a real robot.
+
+    ## Rewards
+    1 for a successful grasp, else 0 (computed from the physical outcome in ``info``).
+
+    ## Starting State
+    ``reset()`` connects (first time), opens the gripper, moves the arm to its home pose out of
+    the camera's view and takes the observation.  The operator places the object.
+
+    ## Episode End
+    Terminated after a successful grasp or ``max_attempts`` attempts; never truncated.
+
+    ## Arguments
+    * ``dims``: 4 or 6.
+    * ``calibration``: a :class:`real.calibration.Calibration` or the path of its YAML file (required).
+    * ``robot``: :class:`real.robot.FetchConfig` or dict (host, port, safety limits, dry_run, ...).
+    * ``camera``: :class:`real.camera.RealSenseConfig` or dict.
+    * ``segmentation``: :class:`real.perception.SegmentationConfig` or dict.
+    * ``observation``: :class:`grasp_envs.envs.ObservationConfig` or dict, as in simulation.
+    * ``max_attempts``: grasps per episode.
+    * ``confirm_success``: optional ``callable(info) -> bool`` asked after each executed grasp
+      (operator confirmation); its answer decides success and is stored in ``info``.
+    * ``depth_source``: an object with ``capture() -> DepthFrame`` and ``close()`` replacing the
+      physical camera (the software device in tests).
+
+    ## Version History
+    * v0: initial version.
+    """
+
+    metadata = {"render_modes": [], "render_fps": 1}
+
+    def __init__(
+        self,
+        dims: int = 4,
+        calibration: Calibration | str | Path | None = None,
+        robot: FetchConfig | dict | None = None,
+        camera: RealSenseConfig | dict | None = None,
+        segmentation: SegmentationConfig | dict | None = None,
+        observation: ObservationConfig | dict | None = None,
+        max_attempts: int = 1,
+        confirm_success: Callable[[dict], bool] | None = None,
+        depth_source=None,
+        render_mode: str | None = None,
+    ) -> None:
+        if calibration is None:
+            raise CalibrationError(
+                "RealFetchGrasp needs calibration=PATH to the camera-to-base YAML file "
+                "(see docs/real_robot.md, 'Calibration')"
+            )
+        if render_mode is not None:
+            raise ValueError("the real environment has no render modes; watch the robot")
+        if int(max_attempts) < 1:
+            raise ValueError(f"max_attempts must be at least 1, got {max_attempts}")
+        self.calibration = calibration if isinstance(calibration, Calibration) else load_calibration(calibration)
+        self.grid = GraspGrid(dims)
+        self.obs_config = observation if isinstance(observation, ObservationConfig) else ObservationConfig(**(observation or {}))
+        if self.obs_config.mode != "depth":
+            raise ValueError(
+                f"observation mode {self.obs_config.mode!r} needs the object pose, which a real robot does not observe; use mode='depth'"
+            )
+        if self.obs_config.noise != "none":
+            raise ValueError("noise presets simulate a depth sensor; the real camera brings its own noise: use noise='none'")
+        self.seg_config = segmentation if isinstance(segmentation, SegmentationConfig) else SegmentationConfig(**(segmentation or {}))
+        self.robot_config = robot if isinstance(robot, FetchConfig) else FetchConfig(**(robot or {}))
+        self.camera_config = camera if isinstance(camera, RealSenseConfig) else RealSenseConfig(**(camera or {}))
+        self.max_attempts = int(max_attempts)
+        self.confirm_success = confirm_success
+        self.action_space = spaces.MultiDiscrete([self.grid.n_bins] * dims)
+        self.observation_space = self.obs_config.space()
+        self.depth_source = depth_source
+        self.robot = FetchRobot(self.robot_config, self.calibration)
+        self.render_mode = None
+        self._bounds: np.ndarray | None = None
+        self._points: np.ndarray | None = None
+        self._attempt = 0
+
+    # ----------------------------------------------------------------- gymnasium API
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        super().reset(seed=seed)
+        if options:
+            raise ValueError(f"unknown reset options {sorted(options)}; the real environment takes none")
+        if self.depth_source is None:
+            self.depth_source = RealSenseCamera(self.camera_config)
+        if not self.robot.connected:
+            self.robot.connect()
+        if not self.robot_config.dry_run:
+            self.robot.gripper(self.robot_config.open_position, "open the gripper")
+        self.robot.home()
+        self._attempt = 0
+        obs = self._observation()
+        return obs, self._info_base()
+
+    def step(self, action):
+        if self._bounds is None:
+            raise gym.error.ResetNeeded("call reset() before step()")
+        if self._attempt >= self.max_attempts:
+            raise gym.error.ResetNeeded("the episode has ended; call reset() before step()")
+        bins = self.grid.validate(action)
+        if len(bins) != 1:
+            raise ValueError(f"step() takes one grasp of shape ({self.grid.dims},), got {len(bins)}")
+        poses = self.grid.decode(bins, self._bounds)
+        ex = self.robot.execute_grasp(poses.position[0], poses.rotation[0])
+        self._attempt += 1
+        info = self._info_base()
+        success = ex.success
+        executed = ex.refused is None and ex.failed_stage is None and not ex.dry_run
+        if executed and self.confirm_success is not None:
+            confirmed = bool(self.confirm_success({**info, "gripper_success": ex.success, "gripper_opening": ex.opening}))
+            info["operator_confirmed"] = confirmed
+            success = confirmed
+        if ex.dry_run:
+            outcome = "dry_run"
+        elif ex.refused is not None or ex.failed_stage is not None:
+            outcome = "rejected"
+        else:
+            outcome = "success" if success else "failure"
+        info.update(
+            {
+                "is_success": bool(success),
+                "outcome": outcome,
+                "rejection": ex.refused or (f"{ex.failed_stage}_failed" if ex.failed_stage else None),
+                "detail": ex.detail,
+                "lift_height": float(ex.lifted) if success else 0.0,
+                "gripper_success": ex.success,
+                "gripper_opening": ex.opening,
+                "grasp_bins": bins[0].copy(),
+                "grasp_position": poses.position[0].copy(),
+                "grasp_quaternion": np.roll(mat_to_quat(poses.rotation[0]), 1),  # w, x, y, z as in simulation
+                "attempt": self._attempt,
+            }
+        )
+        reward = 1.0 if success else 0.0
+        terminated = bool(success) or self._attempt >= self.max_attempts
+        # A finished episode takes no new picture (the arm may still be moving away); return a copy of the last.
+        obs = self._observation() if not terminated else {k: v.copy() for k, v in self._last_obs.items()}
+        return obs, reward, terminated, False, info
+
+    def close(self):
+        self.robot.close()
+        if self.depth_source is not None:
+            self.depth_source.close()
+
+    # ----------------------------------------------------------------- observation
+    def _observation(self) -> dict[str, np.ndarray]:
+        frame = self.depth_source.capture()
+        expected = self.calibration.intrinsics
+        if expected is not None and not expected.close_to(frame.intrinsics):
+            raise CalibrationError(
+                f"the camera streams intrinsics {frame.intrinsics} but the calibration file expects {expected}; "
+                "recalibrate, or remove 'intrinsics' from the file to accept the camera's"
+            )
+        cloud = to_table_frame(deproject(frame.depth, frame.intrinsics), self.calibration)
+        seg = segment_object(cloud, self.seg_config, self.np_random)
+        self._bounds, self._points = seg.bounds, seg.points
+        obs = {"depth": self.depth_images(), "bbox": seg.bounds.astype(np.float32).ravel()}
+        self._last_obs = obs
+        return obs
+
+    def depth_images(self) -> np.ndarray:
+        """Depth images (n_cameras, H, W) of the last capture in the simulator's virtual cameras."""
+        cfg = self.obs_config
+        return np.stack([
+            render_virtual_depth(self._points, cfg.camera, p, R) for p, R in cfg.camera_poses(self._bounds)
+        ]).astype(np.float32)
+
+    def _info_base(self) -> dict[str, Any]:
+        return {"object_bounds": self._bounds.copy(), "dry_run": self.robot_config.dry_run}
+
+    def decode(self, actions) -> GraspPoses:
+        """Table-frame grasp poses of bins ``actions`` for the current object's box."""
+        if self._bounds is None:
+            raise gym.error.ResetNeeded("call reset() before decode()")
+        return self.grid.decode(actions, self._bounds)
