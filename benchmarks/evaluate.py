@@ -272,8 +272,10 @@ def build_results(task: BenchmarkTask, agent_spec: str, agent_kwargs: dict, epis
     if not partial:
         digests = [e["object_digest"] for e in episodes if e["seed"] == task.seeds[0]]
         checksum = object_list_checksum(digests)
+    task_info = task.to_dict()
+    task_info["fingerprint"] = task.compute_fingerprint()  # of the scenes actually run (== the frozen one)
     return {
-        "schema": SCHEMA, "schema_version": SCHEMA_VERSION, "task": task.to_dict(),
+        "schema": SCHEMA, "schema_version": SCHEMA_VERSION, "task": task_info,
         "observation_mode": observation_mode,
         "agent": {"spec": agent_spec, "kwargs": agent_kwargs, "label": label or agent_spec},
         "partial": partial, "tags": dict(tags or {}), "software": software_versions(),
