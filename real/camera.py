@@ -112,7 +112,8 @@ class DepthFrame:
 
 
 class DepthFilterChain:
-    """The SDK's spatial -> temporal -> hole-filling filters, as Intel recommends ordering them.
+    """The SDK's filters in Intel's recommended order: depth to disparity, spatial, temporal,
+    disparity to depth, hole filling.
 
     The temporal filter keeps state across frames; :meth:`reset` rebuilds it for a new scene.
     """
@@ -125,6 +126,11 @@ class DepthFilterChain:
     def reset(self) -> None:
         rs, c = self.rs, self.config
         self.filters = []
+        # Intel's post-processing guide: spatial and temporal filtering in the disparity domain.
+        # Applied to depth directly, the spatial filter biases depth (about +3 mm at 0.7-1 m).
+        in_disparity = c.spatial or c.temporal
+        if in_disparity:
+            self.filters.append(rs.disparity_transform(True))
         if c.spatial:
             f = rs.spatial_filter()
             f.set_option(rs.option.filter_magnitude, c.spatial_magnitude)
@@ -136,6 +142,8 @@ class DepthFilterChain:
             f.set_option(rs.option.filter_smooth_alpha, c.temporal_alpha)
             f.set_option(rs.option.filter_smooth_delta, c.temporal_delta)
             self.filters.append(f)
+        if in_disparity:
+            self.filters.append(rs.disparity_transform(False))
         if c.hole_filling:
             f = rs.hole_filling_filter()
             f.set_option(rs.option.holes_fill, HOLE_FILL_MODES[c.hole_fill_mode])

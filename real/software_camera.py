@@ -128,6 +128,7 @@ class SoftwareDepthCamera:
         vs.intrinsics = ri
         self.profile = self.sensor.add_video_stream(vs)
         self.sensor.add_read_only_option(rs.option.depth_units, self.depth_units)
+        self.sensor.add_read_only_option(rs.option.stereo_baseline, 50.0)  # D435: 50 mm, in mm
         self.device.create_matcher(rs.matchers.default)
         self.queue = rs.frame_queue(self.config.burst + 1)
         self.sensor.open(self.profile)
