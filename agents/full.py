@@ -1,0 +1,130 @@
+"""Learned agents: the planner alone and the full planner-evaluator (Tobin et al. 2017, IV).
+
+Both split their decision as sample -> score -> select:
+
+* :class:`PlannerAgent` runs beam search (width 20) and executes the most likely grasp.
+* :class:`FullAgent` runs beam search for the top ``k = 20`` grasps, renders each candidate's
+  hand-camera depth image through the env (``env.unwrapped.hand_camera_images``), scores them
+  with the evaluator and executes the one it rates most likely to succeed (ties go to the
+  planner's order).
+
+Without ``checkpoint=`` they load the checkpoints shipped in ``agents/checkpoints``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from agents.checkpoint import load_checkpoint, shipped
+from agents.evaluator import GraspEvaluator
+from agents.planner import GraspPlanner
+
+
+def _obs_tensors(observation: dict) -> tuple[torch.Tensor, torch.Tensor]:
+    depth = np.asarray(observation["depth"], np.float32)
+    bbox = np.asarray(observation["bbox"], np.float32).reshape(-1)
+    if depth.ndim != 3 or bbox.shape != (6,):
+        raise ValueError(f"observation must hold depth (n_cameras, H, W) and bbox (6,), got depth "
+                         f"{depth.shape} and bbox {bbox.shape}")
+    return torch.from_numpy(depth)[None], torch.from_numpy(bbox)[None]
+
+
+def _check_env(env, planner: GraspPlanner) -> None:
+    if env is None:
+        return
+    base = env.unwrapped
+    cfg = planner.config
+    if getattr(base, "grid", None) is not None and base.grid.dims != cfg.dims:
+        raise ValueError(f"the planner was trained for {cfg.dims}-D grasps but the env is {base.grid.dims}-D; "
+                         f"use a {cfg.dims}-D env or a {base.grid.dims}-D checkpoint (dims={base.grid.dims})")
+    obs_cfg = getattr(base, "obs_config", None)
+    if obs_cfg is not None:
+        want, have = cfg.obs_config, obs_cfg
+        for name in ("width", "height", "n_cameras", "camera_height", "fovy"):
+            if getattr(want, name) != getattr(have, name):
+                raise ValueError(f"the planner was trained on observations with {name}={getattr(want, name)!r} "
+                                 f"but the env has {name}={getattr(have, name)!r}; make the env with "
+                                 f"observation={{'{name}': {getattr(want, name)!r}}} or retrain")
+
+
+class PlannerAgent:
+    """Beam search over the autoregressive planner; executes the most likely grasp.
+
+    Args:
+        env: The env (used to check dims and cameras and to pick the shipped checkpoint).
+        checkpoint: Path stem of a planner checkpoint; default: the shipped ``planner_{dims}d``.
+        beam_width: Beam width (the paper uses 20).
+        threads: Torch CPU threads (``None`` leaves torch's setting alone).
+    """
+
+    def __init__(self, env=None, *, checkpoint: str | Path | None = None, beam_width: int = 20,
+                 threads: int | None = None) -> None:
+        if threads is not None:
+            torch.set_num_threads(int(threads))
+        if checkpoint is None:
+            dims = env.unwrapped.grid.dims if env is not None else 4
+            checkpoint = shipped(f"planner_{dims}d")
+        self.planner: GraspPlanner = load_checkpoint(checkpoint, kind="planner")
+        _check_env(env, self.planner)
+        self.env = env
+        self.beam_width = int(beam_width)
+        #: Candidates and log-likelihoods of the last decision (for inspection).
+        self.last_candidates: np.ndarray | None = None
+        self.last_log_prob: np.ndarray | None = None
+
+    def reset(self, seed: int | None = None) -> None:
+        """Beam search is deterministic; nothing to reseed."""
+
+    def propose(self, observation: dict, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``k`` grasps (k, dims) and their log-likelihoods (k,), best first."""
+        depth, bbox = _obs_tensors(observation)
+        grasps, logp = self.planner.beam_search(depth, bbox, beam_width=max(self.beam_width, k), top_k=k)
+        self.last_candidates, self.last_log_prob = grasps[0].numpy(), logp[0].numpy()
+        return self.last_candidates, self.last_log_prob
+
+    def act(self, observation: dict) -> np.ndarray:
+        return self.propose(observation, 1)[0][0].astype(np.int64)
+
+
+class FullAgent(PlannerAgent):
+    """Planner proposes the top ``k`` grasps, the evaluator scores their hand images, the best is executed.
+
+    Args:
+        env: The env; required, since candidates' hand-camera images are rendered through
+            ``env.unwrapped.hand_camera_images`` (a real robot's env provides the same method).
+        checkpoint: Planner checkpoint stem (default: shipped ``planner_{dims}d``).
+        evaluator: Evaluator checkpoint stem (default: shipped ``evaluator_{dims}d``).
+        k: Candidates scored per decision (the paper uses 20).
+        beam_width: Beam width (at least ``k``).
+        threads: Torch CPU threads.
+    """
+
+    def __init__(self, env=None, *, checkpoint: str | Path | None = None, evaluator: str | Path | None = None,
+                 k: int = 20, beam_width: int = 20, threads: int | None = None) -> None:
+        if env is None:
+            raise ValueError("FullAgent needs env=...: it renders each candidate's hand-camera image through "
+                             "env.unwrapped.hand_camera_images")
+        super().__init__(env, checkpoint=checkpoint, beam_width=beam_width, threads=threads)
+        if evaluator is None:
+            evaluator = shipped(f"evaluator_{env.unwrapped.grid.dims}d")
+        self.evaluator: GraspEvaluator = load_checkpoint(evaluator, kind="evaluator")
+        if k < 1 or k > self.beam_width:
+            raise ValueError(f"k must be in [1, beam_width={self.beam_width}], got {k}")
+        self.k = int(k)
+        obs_cfg = getattr(env.unwrapped, "obs_config", None)
+        ec = self.evaluator.config
+        if obs_cfg is not None and (obs_cfg.hand_height, obs_cfg.hand_width) != (ec.height, ec.width):
+            raise ValueError(f"the evaluator was trained on {ec.height} x {ec.width} hand images but the env renders "
+                             f"{obs_cfg.hand_height} x {obs_cfg.hand_width}; make the env with "
+                             f"observation={{'hand_height': {ec.height}, 'hand_width': {ec.width}}}")
+        self.last_scores: np.ndarray | None = None
+
+    def act(self, observation: dict) -> np.ndarray:
+        cands, _ = self.propose(observation, self.k)
+        hand = self.env.unwrapped.hand_camera_images(cands)
+        scores = self.evaluator.success_probability(torch.from_numpy(np.asarray(hand, np.float32))).numpy()
+        self.last_scores = scores
+        return cands[int(np.argmax(scores))].astype(np.int64)  # argmax keeps the first (planner order) on ties
