@@ -7,6 +7,8 @@ from agents.protocol import Agent, load_agent
 BUILTIN_AGENTS: dict[str, str] = {
     "random": "agents.baselines:RandomAgent",
     "centroid": "agents.baselines:CentroidAgent",
+    "planner": "agents.full:PlannerAgent",
+    "full": "agents.full:FullAgent",
 }
 
 __all__ = ["Agent", "BUILTIN_AGENTS", "CentroidAgent", "RandomAgent", "load_agent"]
