@@ -321,7 +321,8 @@ class FetchRobot:
         raise RobotTimeoutError(f"no /joint_states with {FINGER_JOINTS} within {timeout} s; check the robot drivers")
 
     # ------------------------------------------------------------------ actions
-    def _run_goal(self, client: str, goal: dict, timeout: float, what: str) -> dict:
+    def _run_goal(self, client: str, goal: dict, timeout: float, what: str, accept=(3,)) -> dict:
+        """Send a goal, wait for its result; ``accept`` lists the terminal statuses that are not errors."""
         from roslibpy import Message
         from roslibpy.ros1.actionlib import Goal
 
@@ -340,9 +341,9 @@ class FetchRobot:
         finally:
             self._active_goal = None
         status = int(g.status.get("status", 3))
-        if status != 3:
+        if status not in accept:
             raise RobotError(f"{what}: the action server ended the goal as {GOAL_TERMINAL.get(status, status)}")
-        return g.result
+        return g.result or {}
 
     def _motion_request(self, constraints: dict, path_constraints: dict | None = None) -> dict:
         c = self.config
@@ -376,7 +377,8 @@ class FetchRobot:
         c = self.config
         self.log.append({"action": "move_group", "what": what, "plan_only": c.dry_run, "goal": goal})
         LOG.info("%s %s", "planning (dry run)" if c.dry_run else "moving:", what)
-        result = self._run_goal("move", goal, c.motion_timeout, what)
+        # MoveIt aborts failed plans; its error code says why, so read it for ABORTED goals too.
+        result = self._run_goal("move", goal, c.motion_timeout, what, accept=(3, 4))
         code = int(result.get("error_code", {}).get("val", 0))
         if code != MOVEIT_SUCCESS:
             raise RobotError(f"{what}: MoveIt returned {MOVEIT_CODES.get(code, code)}")
@@ -429,7 +431,9 @@ class FetchRobot:
             LOG.info("dry run: would %s (gripper to %.3f m)", what, position)
             return None
         LOG.info("gripper: %s", what)
-        return self._run_goal("gripper", goal, c.gripper_timeout, what)
+        # A gripper that stalls on an object may end the goal as ABORTED (stalled, goal not reached):
+        # that is a grasp, not an error.  The opening is read from /joint_states afterwards.
+        return self._run_goal("gripper", goal, c.gripper_timeout, what, accept=(3, 4))
 
     # ------------------------------------------------------------------ safety
     def check(self, position, rotation) -> str | None:

@@ -80,4 +80,4 @@ def test_config_validation(kw, message):
 def test_filter_chain_order():
     chain = DepthFilterChain(RealSenseConfig())
     names = [type(f).__name__ for f in chain.filters]
-    assert names == ["spatial_filter", "temporal_filter", "hole_filling_filter"]
+    assert names == ["disparity_transform", "spatial_filter", "temporal_filter", "disparity_transform", "hole_filling_filter"]
