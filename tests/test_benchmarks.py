@@ -219,3 +219,71 @@ def test_cli_evaluate_writes_results(tmp_path, capsys):
     assert "--agent and --task are required" in capsys.readouterr().err
     assert main(["evaluate", "--list-tasks"]) == 0
     assert "ycb-4d-v0" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------------- paper reproduction
+class RandomProposer:
+    """Test agent with the planner's ``propose`` interface: k distinct random grasps."""
+
+    def __init__(self, env=None, seed: int = 0) -> None:
+        self.nvec = np.asarray(env.action_space.nvec)
+        self.rng = np.random.default_rng(seed)
+
+    def propose(self, observation, k):
+        return self.rng.integers(0, self.nvec, size=(k, len(self.nvec))), np.zeros(k)
+
+    def act(self, observation):
+        return self.propose(observation, 1)[0][0]
+
+
+@pytest.fixture
+def tiny_random_test(monkeypatch):
+    """random-4d-test-v0 shrunk to 2 scenes x 1 seed (not frozen), so real results stay cheap."""
+    import benchmarks.tasks as bt
+
+    task = tiny_task(name="random-4d-test-v0", n_scenes=2, seeds=(0,))
+    monkeypatch.setitem(bt.TASKS, task.name, task)
+    return task
+
+
+def test_fig6_table_from_validated_results(tiny_random_test, tmp_path):
+    from benchmarks import paper
+
+    res = ev.evaluate(tiny_random_test, "random", progress=False)
+    ev.write_results(res, tmp_path / "r.json")
+    tagged = ev.evaluate(tiny_random_test, "centroid", progress=False, tags={"train_objects": 10, "train_set": "random"})
+    ev.write_results(tagged, tmp_path / "t.json")
+    partial = ev.evaluate(tiny_random_test, "centroid", n_scenes=1, progress=False)
+    ev.write_results(partial, tmp_path / "p.json")
+    results = paper.load_results(tmp_path)
+    assert sorted(r["path"].name for r in results) == ["r.json", "t.json"]
+    table = paper.fig6_table(results, 4)
+    s = res["summary"]
+    row = next(line for line in table.splitlines() if line.startswith("| Random |"))
+    assert f"{s['seed_mean']:.2f} &plusmn; 0.00" in row and "(0.11)" in row
+    centroid = next(line for line in table.splitlines() if line.startswith("| Centroid |"))
+    assert centroid.split(" | ")[4].startswith("-")  # the train_objects-tagged run is not a Fig. 6 cell
+    assert "grasp-envs evaluate --agent centroid --task random-4d-test-v0" in table
+    out = tmp_path / "out"
+    out.mkdir()
+    written = paper.write_fig9(results, out)
+    assert [p.name for p in written] == ["fig9.md", "fig9.png"] and "| random | random-4d-test-v0 | 10 |" in written[0].read_text()
+
+
+def test_fig8_curve_from_simulated_proposals(tmp_path, monkeypatch):
+    import benchmarks.tasks as bt
+    from benchmarks import paper
+
+    task = tiny_task(n_scenes=2, seeds=(0,))
+    monkeypatch.setitem(bt.TASKS, task.name, task)
+    data = paper.topn_records(task.name, "test_benchmarks:RandomProposer", k=5, progress=False)
+    assert [r["scene"] for r in data["records"]] == [0, 1]
+    curve = paper.topn_curve(data["records"], 5)
+    assert len(curve) == 5 and all(a <= b for a, b in zip(curve, curve[1:]))
+    assert curve[-1] == np.mean([any(r["success"]) for r in data["records"]])
+    assert curve[0] == np.mean([r["success"][0] for r in data["records"]])
+    assert paper.topn_curve([{"success": [False, True]}, {"success": [True, False]}], 2) == [0.5, 1.0]
+    written = paper.write_fig8(data, tmp_path)
+    assert all(p.exists() for p in written) and "| fraction |" in (tmp_path / f"fig8_{task.name}.md").read_text()
+    with pytest.raises(ValueError, match="has no propose"):
+        paper.topn_records(task.name, "random", k=2, n_scenes=1, progress=False)
