@@ -259,3 +259,28 @@ def test_ray_backend_matches_local(tmp_path, reference):
         assert rows == 240
     finally:
         ray.shutdown()
+
+
+# ----------------------------------------------------------------------------- PyTorch
+def test_torch_datasets_over_the_shards(reference):
+    torch = pytest.importorskip("torch")
+    from torch.utils.data import DataLoader
+
+    from agents.data import HandImageDataset, SceneDataset, collate_scenes, training_arrays
+
+    ds = GraspDataset(reference)
+    att = ds.read_attempts()
+    hand = HandImageDataset(reference)
+    assert len(hand) == int((att.rejection == 0).sum())
+    batch = next(iter(DataLoader(hand, batch_size=16, shuffle=False)))
+    assert batch["hand_depth"].shape == (16, 1, 32, 32) and batch["hand_depth"].dtype == torch.float32
+    assert torch.equal(batch["success"], torch.from_numpy(att.success[att.rejection == 0][:16].astype(np.float32)))
+    scenes = SceneDataset(reference, min_successes=1)
+    loader = DataLoader(scenes, batch_size=4, collate_fn=collate_scenes)
+    b = next(iter(loader))
+    assert b["depth"].shape[1:] == (1, 64, 64) and b["grasps"].shape[0] == len(scenes)
+    assert torch.equal(b["grasp_mask"].sum(1).long(), torch.tensor([len(scenes[i]["grasps"]) for i in range(len(scenes))]))
+    arrays = training_arrays(reference, shards=[0, 1])
+    assert arrays["meta"]["dims"] == 4 and arrays["meta"]["observation"]["hand_width"] == 32
+    assert len(arrays["success_object"]) == len(arrays["success_grasp"]) and len(arrays["hand_label"]) == len(arrays["hand_depth"])
+    assert set(arrays["hand_object"].tolist()) <= {0, 1}

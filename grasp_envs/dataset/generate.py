@@ -160,6 +160,7 @@ def _env_layout(env: gym.Env) -> dict:
         "depth_shape": [obs_cfg.n_cameras, obs_cfg.height, obs_cfg.width],
         "hand_depth_shape": [obs_cfg.hand_height, obs_cfg.hand_width],
         "seed_range": [int(v) for v in u.object_seed_range()],
+        "observation": obs_cfg.to_dict(),
     }
 
 
