@@ -121,3 +121,16 @@ def test_static_transform_args():
     np.testing.assert_allclose(cal.rotation, R_OPT, atol=1e-9)
     with pytest.raises(CalibrationError, match="got 5 fields"):
         from_static_transform_args("1 2 3 base cam", ORIGIN)
+
+
+def test_the_documented_example_loads(tmp_path):
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "real_robot.md").read_text()
+    block = text.split("```yaml\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "doc.yaml").write_text(block)
+    cal = load_calibration(tmp_path / "doc.yaml")
+    # The documented camera sits behind the table origin and looks forward and down at it.
+    axis = cal.rotation[:, 2]
+    assert axis[2] < -0.9 and axis[0] > 0
+    assert cal.intrinsics is not None and cal.intrinsics.width == 848
