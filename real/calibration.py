@@ -38,7 +38,7 @@ Importers read the output of common hand-eye calibration tools: ``easy_handeye``
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np

@@ -13,7 +13,6 @@ import grasp_envs  # noqa: E402,F401
 from agents import CentroidAgent, load_agent  # noqa: E402
 from grasp_envs.envs.observations import ObservationConfig  # noqa: E402
 from real.calibration import CalibrationError  # noqa: E402
-from real.software_camera import Box  # noqa: E402
 from real.standins import standin_rig  # noqa: E402
 
 FAST_CAMERA = {"burst": 2}
