@@ -222,6 +222,10 @@ def test_config_validation_and_object_sets():
         small_config(env_kwargs={"split": "test"})
     with pytest.raises(ValueError, match="not registered"):
         small_config(env_id="grasp_envs/Nope-v0")
+    real = [k for k in gym.registry if k.startswith("grasp_envs/RealFetch")]
+    if real:
+        with pytest.raises(ValueError, match="not a simulated grasp environment"):
+            small_config(env_id=real[0])
     with pytest.raises(ValueError, match="unknown object set 'lego'"):
         object_set_env_id("lego", 4)
     assert object_set_env_id("random", 6) == "grasp_envs/GraspRandom6D-v0"

@@ -60,6 +60,9 @@ def config_from_args(args: argparse.Namespace):
         base = {"env_id": object_set_env_id(DEFAULTS["objects"], DEFAULTS["dims"]),
                 **{k: DEFAULTS[k] for k in ("attempts", "split", "seed", "scenes_per_shard")}}
         if "num_objects" not in given:
+            if args.resume:
+                raise ValueError(f"{args.out} holds no dataset to resume (no manifest.json); "
+                                 f"start one by giving --num-objects")
             raise ValueError("--num-objects is required for a new dataset")
     base.update(given)
     return GenerateConfig(**base)

@@ -110,6 +110,15 @@ class GenerateConfig:
         if self.env_id not in gym.registry:
             raise ValueError(f"environment {self.env_id!r} is not registered; registered: "
                              f"{sorted(k for k in gym.registry if k.startswith(NAMESPACE + '/'))}")
+        from gymnasium.envs.registration import load_env_creator
+
+        from grasp_envs.envs import GraspEnv
+
+        entry = gym.spec(self.env_id).entry_point
+        cls = load_env_creator(entry) if isinstance(entry, str) else entry
+        if not (isinstance(cls, type) and issubclass(cls, GraspEnv)):
+            raise ValueError(f"{self.env_id} is not a simulated grasp environment (its entry point {entry!r} is not "
+                             f"a grasp_envs.envs.GraspEnv); datasets are generated in simulation only")
 
     @property
     def num_shards(self) -> int:
@@ -293,7 +302,11 @@ def _versions() -> dict:
 
 
 def _base_manifest(config: GenerateConfig) -> dict:
+    from grasp_envs.envs import GraspEnv
+
     env = make_env(config)
+    if not isinstance(env.unwrapped, GraspEnv):  # pragma: no cover - GenerateConfig checks the class
+        raise ValueError(f"{config.env_id} is not a simulated grasp environment (a GraspEnv)")
     return {
         "format_version": storage.FORMAT_VERSION,
         "config": config.to_dict(),
