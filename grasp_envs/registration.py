@@ -11,6 +11,12 @@ NAMESPACE = "grasp_envs"
 ENV_SPECS: dict[str, dict] = {
     "GraspRandom4D-v0": {"entry_point": "grasp_envs.envs.random_objects:GraspRandomEnv", "kwargs": {"dims": 4}},
     "GraspRandom6D-v0": {"entry_point": "grasp_envs.envs.random_objects:GraspRandomEnv", "kwargs": {"dims": 6}},
+    "GraspYCB4D-v0": {"entry_point": "grasp_envs.envs.object_sets:GraspYCBEnv", "kwargs": {"dims": 4}},
+    "GraspYCB6D-v0": {"entry_point": "grasp_envs.envs.object_sets:GraspYCBEnv", "kwargs": {"dims": 6}},
+    "GraspShapeNet4D-v0": {"entry_point": "grasp_envs.envs.object_sets:GraspShapeNetEnv", "kwargs": {"dims": 4}},
+    "GraspShapeNet6D-v0": {"entry_point": "grasp_envs.envs.object_sets:GraspShapeNetEnv", "kwargs": {"dims": 6}},
+    "GraspScanned4D-v0": {"entry_point": "grasp_envs.envs.object_sets:GraspScannedEnv", "kwargs": {"dims": 4}},
+    "GraspScanned6D-v0": {"entry_point": "grasp_envs.envs.object_sets:GraspScannedEnv", "kwargs": {"dims": 6}},
     # Real robot (Fetch + RealSense D435, issue 7): string entry point, grasp_envs never imports real.
     "RealFetchGrasp4D-v0": {"entry_point": "real.env:RealFetchGraspEnv", "kwargs": {"dims": 4}},
     "RealFetchGrasp6D-v0": {"entry_point": "real.env:RealFetchGraspEnv", "kwargs": {"dims": 6}},
