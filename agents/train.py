@@ -336,7 +336,7 @@ def train_planner(args: PlannerArgs, progress: bool = True) -> Path:
         by_obj[o].append(g)
     by_obj = [np.array(g, np.int64).reshape(-1, dims) for g in by_obj]
     usable = np.array([i for i in range(n_obj) if len(by_obj[i])])
-    if len(usable) < 2:
+    if len(usable) < (2 if args.val_fraction > 0 else 1):
         raise ValueError(f"only {len(usable)} objects in {args.data} have a successful grasp; generate more objects")
     tr, va = split_objects(len(usable), args.val_fraction, rng)
     tr, va = usable[tr], usable[va]
