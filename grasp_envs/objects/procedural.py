@@ -40,6 +40,9 @@ class RandomObjectConfig:
             hollow boxes and cans (about 150) to solid fruit and tools (about 1000).
         friction: Sliding friction of the object's surface (MuJoCo's default, also the value
             the pybullet random objects use).
+        min_mass: Lightest object (kg).  Thin objects at low density would otherwise weigh a
+            few grams, which no real graspable object does and which MuJoCo's mass-scaled soft
+            contacts cannot hold under a 60 N squeeze.
     """
 
     min_parts: int = 1
@@ -49,6 +52,7 @@ class RandomObjectConfig:
     size_jitter: float = 0.15
     density: tuple[float, float] = (150.0, 1000.0)
     friction: float = 1.0
+    min_mass: float = 0.05
 
     def __post_init__(self) -> None:
         if not 1 <= self.min_parts <= self.max_parts:
@@ -65,6 +69,8 @@ class RandomObjectConfig:
             raise ValueError(f"density must satisfy 0 < low <= high, got {self.density}")
         if self.friction <= 0:
             raise ValueError(f"friction must be positive, got {self.friction}")
+        if self.min_mass <= 0:
+            raise ValueError(f"min_mass must be positive, got {self.min_mass}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -152,7 +158,7 @@ def generate_random_object(
 
     dlo, dhi = config.density
     density = float(np.exp(rng.uniform(np.log(dlo), np.log(dhi))))
-    mass = density * union_volume(parts)
+    mass = max(config.min_mass, density * union_volume(parts))
     return GraspObject(
         name=f"random-{seed}",
         parts=tuple(parts),

@@ -6,10 +6,12 @@ Geometry (gripper frame: origin at the tool centre point, x = closing axis, z = 
 * opening (distance between the fingers' inner faces) from 0 to 100 mm;
 * a palm 130 x 60 x 40 mm directly above the fingers.
 
-Drive: each finger slides on a prismatic joint driven by a force actuator limited to 60 N, the
-effort limit of each finger joint of the real Fetch gripper; the two joints are coupled by an
-equality constraint so the jaws close symmetrically.  Joint damping bounds the closing speed
-to 60 N / 300 N s/m = 0.2 m/s, and the fingers stop ("stall") when they squeeze the object.
+Drive: each finger slides on a prismatic joint driven by a force actuator limited to 30 N (half
+the 60 N effort limit of the real Fetch gripper's finger joints: the same order, and the most that
+MuJoCo's soft contacts resolve at a 2 ms step on a 50 g object without the fingers sinking in,
+measured by ``benchmarks/timestep_agreement.py``); the two joints are coupled by an equality
+constraint so the jaws close symmetrically.  Joint damping bounds the closing speed to
+30 N / 150 N s/m = 0.2 m/s, and the fingers stop ("stall") when they squeeze the object.
 
 The palm is a dynamic body with a free joint, gravity-compensated, welded to a mocap target.
 Moving the target drives the gripper; because the palm is dynamic, friction at the fingers can
@@ -27,11 +29,21 @@ FINGER_WIDTH = 0.026
 MAX_OPENING = 0.100
 TIP_BELOW_TCP = 0.015
 PALM_SIZE = (0.130, 0.060, 0.040)
-FINGER_FORCE = 60.0
-FINGER_DAMPING = 300.0
+FINGER_FORCE = 30.0
+FINGER_DAMPING = 150.0
 FINGER_FRICTION = 1.0
 PALM_MASS = 0.6
 FINGER_MASS = 0.05
+#: Finger contact and joint-limit softness.  MuJoCo's soft constraints are stiff in proportion
+#: to the effective mass, so a hard squeeze on a light object with the default parameters (time
+#: constant 20 ms) sinks the fingers centimetres into it.  A 10 ms time constant with the default
+#: impedance keeps a 30 N squeeze on a 50 g object to about 3 mm while the contact oscillation
+#: (period about 14 ms) stays resolved at a 2 ms step; a harder impedance (0.99) made outcomes
+#: depend on the step size.  ``solmix`` makes the finger's parameters win when MuJoCo mixes them
+#: with the object's.
+FINGER_SOLREF = (0.01, 1.0)
+FINGER_SOLIMP = (0.9, 0.95, 0.001, 0.5, 2.0)
+FINGER_SOLMIX = 1000.0
 
 #: Geom group of the gripper (excluded from depth ray casting).
 GRIPPER_GROUP = 3
@@ -84,11 +96,13 @@ def add_gripper(spec: mujoco.MjSpec, *, contype: int, conaffinity: int) -> None:
         finger.add_joint(
             name=f"finger_{side}", type=mujoco.mjtJoint.mjJNT_SLIDE, axis=[sign, 0, 0],
             range=[0.0, MAX_OPENING / 2], damping=FINGER_DAMPING, armature=0.01,
+            solref_limit=list(FINGER_SOLREF), solimp_limit=list(FINGER_SOLIMP),
         )
         finger.add_geom(
             name=f"finger_{side}", type=mujoco.mjtGeom.mjGEOM_BOX, size=fh, mass=FINGER_MASS,
             contype=contype, conaffinity=conaffinity, group=GRIPPER_GROUP, condim=4,
             friction=[FINGER_FRICTION, 0.02, 0.0001], rgba=[0.6, 0.6, 0.65, 1],
+            solref=list(FINGER_SOLREF), solimp=list(FINGER_SOLIMP), solmix=FINGER_SOLMIX,
         )
         spec.add_actuator(
             name=f"finger_{side}", target=f"finger_{side}", trntype=mujoco.mjtTrn.mjTRN_JOINT,
@@ -101,5 +115,5 @@ def add_gripper(spec: mujoco.MjSpec, *, contype: int, conaffinity: int) -> None:
     )
     spec.add_equality(
         type=mujoco.mjtEq.mjEQ_WELD, name1="palm", name2="target", objtype=mujoco.mjtObj.mjOBJ_BODY,
-        solref=[0.01, 1.0], data=[0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1, 0],
+        solref=[0.02, 1.0], data=[0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1, 0],
     )

@@ -88,6 +88,7 @@ def build_physics_model(obj: GraspObject, options: PhysicsOptions) -> mujoco.MjM
     _add_object(spec, obj, contype=1, conaffinity=3, with_mass=True)
     G.add_gripper(spec, contype=2, conaffinity=0)
     spec.add_sensor(name="object_pos", type=mujoco.mjtSensor.mjSENS_FRAMEPOS, objtype=mujoco.mjtObj.mjOBJ_BODY, objname="object")
+    spec.add_sensor(name="object_vel", type=mujoco.mjtSensor.mjSENS_FRAMELINVEL, objtype=mujoco.mjtObj.mjOBJ_BODY, objname="object")
     spec.add_sensor(name="palm_pos", type=mujoco.mjtSensor.mjSENS_FRAMEPOS, objtype=mujoco.mjtObj.mjOBJ_BODY, objname="palm")
     spec.add_sensor(name="opening", type=mujoco.mjtSensor.mjSENS_JOINTPOS, objtype=mujoco.mjtObj.mjOBJ_JOINT, objname="finger_left")
     spec.worldbody.add_light(name="top", pos=[0, 0, 2.0], dir=[0, 0, -1])

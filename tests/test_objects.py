@@ -1,0 +1,124 @@
+import json
+
+import numpy as np
+import pytest
+from scipy.optimize import linprog
+from scipy.spatial import ConvexHull
+
+from grasp_envs.objects import (
+    GraspObject,
+    InvalidMeshError,
+    PrimitiveBank,
+    RandomObjectConfig,
+    build_default_bank,
+    default_bank,
+    generate_random_object,
+)
+from grasp_envs.objects.sizes import YCB_SIZES
+
+
+def hulls_intersect(a: np.ndarray, b: np.ndarray) -> bool:
+    """Feasibility LP: is there a point inside both convex hulls?"""
+    eq = np.concatenate([ConvexHull(a).equations, ConvexHull(b).equations])
+    res = linprog(np.zeros(3), A_ub=eq[:, :3], b_ub=-eq[:, 3] + 1e-9, bounds=[(None, None)] * 3)
+    return res.status == 0
+
+
+def connected(parts: list[np.ndarray]) -> bool:
+    n = len(parts)
+    seen, stack = {0}, [0]
+    while stack:
+        i = stack.pop()
+        for j in range(n):
+            if j not in seen and hulls_intersect(parts[i], parts[j]):
+                seen.add(j)
+                stack.append(j)
+    return len(seen) == n
+
+
+@pytest.mark.parametrize("seed", range(0, 40, 3))
+def test_random_objects_are_valid(seed):
+    cfg = RandomObjectConfig()
+    obj = generate_random_object(seed)
+    assert cfg.min_parts <= len(obj.parts) <= cfg.max_parts
+    for part, vol in zip(obj.parts, obj.part_volumes):
+        hull = ConvexHull(part)
+        assert len(hull.vertices) == len(part)  # every stored vertex is on the hull: convex part
+        assert vol > 0
+    assert connected(list(obj.parts))
+    ext = obj.extent
+    assert 0.005 < ext.min() and ext.max() < 0.6
+    assert obj.mass > 0 and np.isfinite(obj.mass)
+
+
+def test_same_seed_same_object_bit_for_bit():
+    a, b = generate_random_object(123), generate_random_object(123)
+    assert len(a.parts) == len(b.parts)
+    for p, q in zip(a.parts, b.parts):
+        assert p.tobytes() == q.tobytes()
+    assert a.mass == b.mass
+    c = generate_random_object(124)
+    assert any(len(p) != len(q) or p.tobytes() != q.tobytes() for p, q in zip(a.parts, c.parts)) or len(a.parts) != len(c.parts)
+
+
+def test_size_distribution_follows_ycb():
+    objs = [generate_random_object(s) for s in range(150)]
+    ext = np.sort(np.array([o.extent for o in objs]), axis=1)
+    ycb = np.array([r[1:4] for r in YCB_SIZES])
+    gm = np.prod(ext, axis=1) ** (1 / 3)
+    ycb_gm = np.prod(ycb, axis=1) ** (1 / 3)
+    # The matched statistic's median is within 25% of YCB's (AABB of a rotated object vs OBB).
+    assert abs(np.median(gm) / np.median(ycb_gm) - 1) < 0.25
+
+
+def test_embedded_bank_matches_its_builder():
+    bank = default_bank()
+    assert len(bank) == 2000
+    rebuilt = build_default_bank(n=len(bank))
+    assert rebuilt.digest == bank.digest
+    assert {"hull", "box", "cylinder", "frustum", "superquadric", "capsule", "wedge"} == set(bank.kinds)
+
+
+def test_bank_roundtrip_and_corrupt_file(tmp_path):
+    cube = np.array([[x, y, z] for x in (0, 1) for y in (0, 2) for z in (0, 3)], float)
+    bank = PrimitiveBank.from_parts([cube, cube * 2], ["box", "box"], name="t")
+    p = tmp_path / "bank.npz"
+    bank.save(p)
+    assert PrimitiveBank.load(p).digest == bank.digest
+    (tmp_path / "bad.npz").write_bytes(b"not a zip")
+    with pytest.raises(InvalidMeshError, match="unreadable or corrupt"):
+        PrimitiveBank.load(tmp_path / "bad.npz")
+
+
+def test_ycb_size_table_matches_metadata(shared_data):
+    index = json.loads((shared_data / "index.json").read_text())["ycb"]
+    table = {r[0]: r[1:4] for r in YCB_SIZES}
+    assert len(table) == len(index)
+    for row in index:
+        assert np.allclose(table[row["id"]], row["obb_extent_sorted_m"], atol=1e-5)
+
+
+CUBE = np.array([[x, y, z] for x in (-0.02, 0.02) for y in (-0.02, 0.02) for z in (-0.02, 0.02)])
+
+
+@pytest.mark.parametrize(
+    "parts, message",
+    [
+        ((), "no convex parts"),
+        ((np.zeros((3, 3)),), "at least 4 vertices"),
+        ((np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0], [1, 1, 0.0]]) * 0.05,), "degenerate"),
+        ((CUBE * 100,), "enormous"),
+        ((CUBE * 0.05,), "tiny"),
+        ((np.full((8, 3), np.nan),), "NaN"),
+    ],
+)
+def test_bad_meshes_raise_clear_errors(parts, message):
+    with pytest.raises(InvalidMeshError, match=message):
+        GraspObject("bad", parts, mass=0.1)
+
+
+def test_bad_config_raises():
+    with pytest.raises(ValueError, match="min_parts"):
+        RandomObjectConfig(min_parts=0)
+    with pytest.raises(ValueError, match="size_match"):
+        RandomObjectConfig(size_match="median")
