@@ -1,0 +1,206 @@
+"""Object-set benchmarks: processing time, Random/Centroid on YCB, and real-mesh primitive banks.
+
+    python -m benchmarks.object_sets process --root /tmp/ge_bench --workers 2     # YCB set, full CoACD budget
+    python -m benchmarks.object_sets baselines --root /tmp/ge_bench --env ycb --scenes-per-object 2
+    python -m benchmarks.object_sets bank --out /tmp/ge_bench/dev_bank.npz --episodes 100
+
+``process`` builds a local mirror of the development YCB meshes (../shared/data) in the upstream
+archive layout and runs the real downloader on it (``grasp-envs download ycb --mirror DIR``),
+timing fetch+verify and convex decomposition.  ``baselines`` evaluates the paper's Random and
+Centroid baselines on every downloaded object of a set, both splits pooled, ``scenes-per-object``
+seeded scenes each, and prints Wilson 95% intervals beside the paper's YCB figures (Random 0.26,
+Centroid 0.54).  ``bank`` builds a primitive bank from the development meshes and compares it, and
+the procedural objects it yields, with the embedded default bank, including Centroid success.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import tempfile
+import time
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+from tqdm import tqdm
+
+import grasp_envs  # noqa: F401
+from agents import CentroidAgent, RandomAgent
+from benchmarks.stats import wilson_interval
+from grasp_envs.objects import PrimitiveBank, default_bank, generate_random_object
+from grasp_envs.objects.datasets import load_index, split_of
+from grasp_envs.objects.mesh_import import DecompositionConfig
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared" / "data"
+#: Tobin et al. 2017, Fig. 6, YCB column.
+PAPER_YCB = {"random": 0.26, "centroid": 0.54}
+ENV_NAMES = {"ycb": "YCB", "scanned": "Scanned"}
+
+
+def _shared() -> Path:
+    if not (SHARED / "index.json").exists():
+        raise FileNotFoundError(f"development data not found at {SHARED} (the shared/data folder beside the repo)")
+    return SHARED
+
+
+def cmd_process(args) -> int:
+    from grasp_envs.objects.download import download_dataset
+
+    shared = _shared()
+    ids = sorted(p.name for p in (shared / "ycb").iterdir() if p.is_dir())
+    with tempfile.TemporaryDirectory() as tmp:
+        import io
+        import tarfile
+
+        for oid in ids:  # the upstream archive layout
+            out = Path(tmp) / "google" / f"{oid}_google_16k.tgz"
+            out.parent.mkdir(parents=True, exist_ok=True)
+            with tarfile.open(out, "w:gz") as tf:
+                data = (shared / "ycb" / oid / "visual.obj").read_bytes()
+                info = tarfile.TarInfo(f"{oid}/google_16k/textured.obj")
+                info.size = len(data)
+                tf.addfile(info, io.BytesIO(data))
+        config = DecompositionConfig.tiny() if args.tiny else DecompositionConfig()
+        t0 = time.perf_counter()
+        rep = download_dataset("ycb", root=args.root, mirror=tmp, objects=ids, config=config, workers=args.workers)
+        wall = time.perf_counter() - t0
+    index = load_index("ycb", args.root)
+    ent = [index["objects"][o] for o in ids]
+    parts = np.array([e["n_parts"] for e in ent])
+    secs = np.array([e["decompose_seconds"] for e in ent])
+    print(f"YCB dev set: {len(ids)} objects, {'tiny' if args.tiny else 'default'} CoACD budget, {args.workers} workers")
+    print(f"  wall time {wall:.1f} s (fetch+extract+verify {rep.fetched_seconds:.1f} s, decomposition "
+          f"{rep.processed_seconds:.1f} s, {rep.decomposed} newly decomposed)")
+    print(f"  per-object decomposition CPU s: median {np.median(secs):.2f}, max {secs.max():.2f} "
+          f"({ids[int(secs.argmax())]}), sum {secs.sum():.1f}")
+    print(f"  convex parts per object: median {np.median(parts):.0f}, min {parts.min()}, max {parts.max()}, total {parts.sum()}")
+    return 0
+
+
+def cmd_baselines(args) -> int:
+    name = ENV_NAMES[args.env]
+    index = load_index(args.env, args.root)
+    graspable = [o for o, e in index["objects"].items() if e["graspable"]]
+    rows = []
+    for dims in args.dims:
+        for agent_name in ("random", "centroid"):
+            records = []
+            for split in ("train", "test"):
+                ids = [o for o in graspable if split_of(o) == split]
+                if not ids:
+                    continue
+                env = gym.make(f"grasp_envs/Grasp{name}{dims}D-v0", root=str(args.root), object_ids=ids, split=split)
+                agent = RandomAgent(env) if agent_name == "random" else CentroidAgent(env)
+                n = len(env.unwrapped.object_ids)
+                for k in tqdm(range(n * args.scenes_per_object), desc=f"{name}{dims}D {agent_name} {split}", leave=False):
+                    seed = args.seed + k
+                    obs, info = env.reset(seed=seed, options={"object_seed": k % n})
+                    agent.reset(seed)
+                    _, reward, _, _, info = env.step(agent.act(obs))
+                    records.append({"object": info["object_name"], "seed": seed, "reward": reward,
+                                    "rejection": info["rejection"]})
+                env.close()
+            k = int(sum(r["reward"] for r in records))
+            rows.append((dims, agent_name, k, len(records), collections.Counter(r["rejection"] for r in records), records))
+    print(f"Random and Centroid on {len(graspable)} graspable {args.env} objects, {args.scenes_per_object} seeded "
+          f"scenes each (both splits pooled; seeds {args.seed}+):")
+    print("| env | agent | success | 95% CI | paper (YCB) | rejected: table / object / air |")
+    print("|---|---|---|---|---|---|")
+    for dims, agent_name, k, n, rej, _ in rows:
+        lo, hi = wilson_interval(k, n)
+        print(f"| Grasp{name}{dims}D | {agent_name} | {k / n:.3f} ({k}/{n}) | [{lo:.3f}, {hi:.3f}] | "
+              f"{PAPER_YCB[agent_name]:.2f} | {rej.get('penetrates_table', 0)} / {rej.get('penetrates_object', 0)} / "
+              f"{rej.get('closes_on_air', 0)} |")
+    if args.per_object:
+        for dims, agent_name, *_, records in rows:
+            per = collections.defaultdict(list)
+            for r in records:
+                per[r["object"]].append(r["reward"])
+            print(f"{name}{dims}D {agent_name}: " + ", ".join(f"{o.split('/')[-1]} {np.mean(v):.1f}" for o, v in sorted(per.items())))
+    return 0
+
+
+def _bank_stats(bank: PrimitiveBank) -> str:
+    ext = np.array([np.sort(np.ptp(bank.part(j), axis=0)) for j in range(len(bank))])
+    nv = np.diff(bank.offsets)
+    return (f"{len(bank)} parts, vertices/part median {np.median(nv):.0f}, sorted extent ratios "
+            f"(min/max) median {np.median(ext[:, 0] / ext[:, 2]):.2f}, (mid/max) median {np.median(ext[:, 1] / ext[:, 2]):.2f}")
+
+
+def _object_stats(bank: PrimitiveBank | None, n: int) -> str:
+    objs = [generate_random_object(s, bank) for s in range(n)]
+    ext = np.array([np.sort(o.extent) for o in objs])
+    parts = np.array([len(o.parts) for o in objs])
+    mass = np.array([o.mass for o in objs])
+    return (f"{n} objects: parts median {np.median(parts):.0f}; sorted extents median "
+            f"{np.round(np.median(ext, axis=0) * 100, 1).tolist()} cm; mass median {np.median(mass) * 1000:.0f} g")
+
+
+def _centroid(bank_path: str | None, episodes: int, seed: int) -> tuple[int, int]:
+    env = gym.make("grasp_envs/GraspRandom4D-v0", split="test", primitive_bank=bank_path)
+    agent = CentroidAgent(env)
+    k = 0
+    for i in tqdm(range(episodes), desc=f"centroid {'default' if bank_path is None else Path(bank_path).name}", leave=False):
+        obs, _ = env.reset(seed=seed + i)
+        agent.reset(seed + i)
+        k += int(env.step(agent.act(obs))[1])
+    env.close()
+    return k, episodes
+
+
+def cmd_bank(args) -> int:
+    from grasp_envs.objects.bank_builder import build_bank, find_meshes
+
+    shared = _shared()
+    meshes = find_meshes([shared / "ycb", shared / "scanned"], "*/visual.obj")
+    config = DecompositionConfig.tiny() if args.tiny else DecompositionConfig()
+    cache = Path(args.out).parent / "cache" / "decompositions"
+    t0 = time.perf_counter()
+    rep = build_bank(meshes, cache_dir=cache, config=config, workers=args.workers, name="dev-meshes")
+    rep.bank.save(args.out)
+    print(f"bank from {rep.meshes} dev meshes (YCB + scanned) in {time.perf_counter() - t0:.1f} s "
+          f"({rep.decomposed} newly decomposed, {len(rep.failed)} failed, {rep.dropped_slivers} slivers dropped) -> {args.out}")
+    dev = PrimitiveBank.load(args.out)
+    print(f"  default bank: {_bank_stats(default_bank())}")
+    print(f"  dev bank:     {_bank_stats(dev)}")
+    print(f"  objects, default bank: {_object_stats(None, args.objects)}")
+    print(f"  objects, dev bank:     {_object_stats(dev, args.objects)}")
+    for label, path in (("default", None), ("dev", str(args.out))):
+        k, n = _centroid(path, args.episodes, args.seed)
+        lo, hi = wilson_interval(k, n)
+        print(f"  Centroid on GraspRandom4D test scenes, {label} bank: {k / n:.3f} ({k}/{n}) [{lo:.3f}, {hi:.3f}]")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    a = sub.add_parser("process", help="time processing the dev YCB set through the downloader")
+    a.add_argument("--root", type=Path, required=True)
+    a.add_argument("--workers", type=int, default=2)
+    a.add_argument("--tiny", action="store_true")
+    a.set_defaults(func=cmd_process)
+    b = sub.add_parser("baselines", help="Random and Centroid on a downloaded object set")
+    b.add_argument("--root", type=Path, required=True)
+    b.add_argument("--env", choices=sorted(ENV_NAMES), default="ycb")
+    b.add_argument("--dims", type=int, nargs="+", default=[4, 6], choices=[4, 6])
+    b.add_argument("--scenes-per-object", type=int, default=2)
+    b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--per-object", action="store_true")
+    b.set_defaults(func=cmd_baselines)
+    c = sub.add_parser("bank", help="primitive bank from the dev meshes vs the default bank")
+    c.add_argument("--out", type=Path, required=True)
+    c.add_argument("--workers", type=int, default=2)
+    c.add_argument("--tiny", action="store_true")
+    c.add_argument("--objects", type=int, default=200, help="procedural objects per bank for the size statistics")
+    c.add_argument("--episodes", type=int, default=100, help="Centroid scenes per bank")
+    c.add_argument("--seed", type=int, default=0)
+    c.set_defaults(func=cmd_bank)
+    args = p.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
