@@ -249,14 +249,29 @@ class _Shard:
 
 
 def load_data(data: str) -> dict:
-    """Read (and concatenate) the ``grasps-*.npz`` shards of comma-separated directories."""
+    """Read and concatenate comma-separated data directories.
+
+    A directory is either a grasp dataset written by ``grasp-envs generate`` (it holds a
+    ``manifest.json``; read through :func:`agents.data.training_arrays`) or the ``grasps-*.npz``
+    shards of ``grasp-envs train generate`` (which can also label a planner's own proposals).
+    """
     parts = []
     for d in [s for s in data.split(",") if s.strip()]:
         p = Path(d.strip())
+        if (p / "manifest.json").is_file():
+            from agents.data import training_arrays
+
+            arrays = training_arrays(p)
+            meta = arrays.pop("meta")
+            arrays["scene_seed"] = arrays["scene_seed"].astype(np.int64)
+            arrays["meta"] = np.array(json.dumps({"dims": meta["dims"], "observation": meta["observation"],
+                                                  "dataset": meta["dataset"], "env_id": meta["env_id"]}))
+            parts.append(arrays)
+            continue
         files = sorted(p.glob(DATA_GLOB)) if p.is_dir() else []
         if not files:
-            raise FileNotFoundError(f"no labelled data ({DATA_GLOB}) in {p}; create it with "
-                                    f"`grasp-envs train generate --out {p}`")
+            raise FileNotFoundError(f"no labelled data (manifest.json or {DATA_GLOB}) in {p}; create it with "
+                                    f"`grasp-envs train generate --out {p}` or `grasp-envs generate --out {p}`")
         for f in files:
             try:
                 with np.load(f) as z:
@@ -268,7 +283,7 @@ def load_data(data: str) -> dict:
         raise ValueError("--data names no directory")
     metas = [json.loads(str(p["meta"])) for p in parts]
     for m in metas[1:]:
-        if m["dims"] != metas[0]["dims"] or m["observation"] != metas[0]["observation"]:
+        if m["dims"] != metas[0]["dims"] or {**m["observation"], "noise": None} != {**metas[0]["observation"], "noise": None}:
             raise ValueError("the data directories were generated with different dims or observation settings")
     out = {"meta": metas[0]}
     n_obj = 0

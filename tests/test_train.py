@@ -57,7 +57,7 @@ def test_missing_data_names_the_command(tmp_path, capsys):
 
     assert main(["train", "planner", "--data", str(tmp_path / "none"), "--out", str(tmp_path / "run")]) == 1
     err = capsys.readouterr().err
-    assert f"no labelled data (grasps-*.npz) in {tmp_path / 'none'}; create it with `grasp-envs train generate" in err
+    assert f"no labelled data (manifest.json or grasps-*.npz) in {tmp_path / 'none'}; create it with `grasp-envs train generate" in err
 
 
 def test_args_are_validated():
@@ -93,3 +93,19 @@ def test_sb3_ppo_smoke_and_adapter(tmp_path):
     e6 = gym.make("grasp_envs/GraspRandom6D-v0")
     with pytest.raises(ValueError, match="the model acts in MultiDiscrete"):
         SB3Agent(model, e6)
+
+
+def test_planner_trains_on_a_grasp_envs_generate_dataset(tmp_path):
+    """The recipe reads datasets of `grasp-envs generate` (Parquet shards) through agents.data."""
+    from agents.train import train_planner
+    from grasp_envs.cli import main
+
+    ds = tmp_path / "ds"
+    assert main(["generate", "--objects", "random", "--num-objects", "2", "--attempts", "150", "--out", str(ds),
+                 "--no-progress"]) == 0
+    d = load_data(str(ds))
+    assert d["meta"]["dims"] == 4 and len(d["depth"]) == 2
+    assert d["success_grasp"].shape[1] == 4 and len(d["hand_label"]) == len(d["hand_depth"])
+    stem = train_planner(PlannerArgs(data=str(ds), out=str(tmp_path / "run"), epochs=1, embed=16, head_hidden=8,
+                                     channels=(4, 4, 4, 4), val_fraction=0.0), progress=False)
+    assert load_checkpoint(stem, kind="planner").checkpoint_meta["data_meta"]["dataset"] == str(ds)
