@@ -143,7 +143,7 @@ class RecipeArgs:
     """environment to train and evaluate on"""
     objects: int = 1500
     """train objects labelled for the planner"""
-    candidates: int = 300
+    candidates: int = 120
     """uniform grasps per object"""
     evaluator_objects: int = 500
     """further train objects on which the trained planner's top-20 is labelled for the evaluator"""
@@ -512,7 +512,8 @@ def recipe(args: RecipeArgs, progress: bool = True) -> dict:
     t["planner_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     generate(GenerateArgs(out=str(out / "data_eval"), env_id=args.env_id, objects=args.evaluator_objects,
-                          candidates=args.candidates, planner=str(planner), seed=args.seed + args.objects), progress)
+                          candidates=max(1, args.candidates // 4), planner=str(planner),
+                          seed=args.seed + args.objects), progress)
     t["generate_evaluator_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     evaluator = train_evaluator(EvaluatorArgs(data=f"{out / 'data'},{out / 'data_eval'}", out=str(out),
