@@ -1,0 +1,162 @@
+"""Simulator throughput on this machine, with PyBullet's KukaDiverseObjectEnv as a peer.
+
+Prints medians over repeated measurements of:
+
+* simulated grasp attempts per second per core (physics only, grasps that passed rejection);
+* rejection checks per second per core, and the rejected fraction of uniform 4-D and 6-D grasps;
+* overhead 64 x 64 depth: ms per frame;
+* hand-camera 32 x 32 depth: ms per image in batches of 20;
+* env steps per second with the Random agent (reset + one grasp per episode: the user's view);
+* in the same run, attempted grasps per second of PyBullet's ``KukaDiverseObjectEnv`` (random
+  actions until its episode ends in an attempted grasp), and the ratio.
+
+    python -m benchmarks.sim_throughput            # needs the bench extra for the Kuka peer
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+import gymnasium as gym
+import numpy as np
+
+import grasp_envs  # noqa: F401
+from agents import RandomAgent
+from benchmarks.stats import median
+from grasp_envs.grid import GraspGrid
+from grasp_envs.objects import generate_random_object
+from grasp_envs.objects.procedural import random_rotation
+from grasp_envs.sim import GraspSimulator, Rejection
+
+
+def _sims(n: int, seed: int) -> list[GraspSimulator]:
+    return [GraspSimulator(generate_random_object(seed + i), orientation=random_rotation(np.random.default_rng(seed + i)))
+            for i in range(n)]
+
+
+def bench_physics_and_rejection(n_objects: int, seed: int) -> dict:
+    out = {}
+    sims = _sims(n_objects, seed)
+    for dims in (4, 6):
+        grid = GraspGrid(dims)
+        rates, fracs, phys = [], [], []
+        for k, sim in enumerate(sims):
+            bins = np.random.default_rng(k).integers(0, 20, size=(2000, dims))
+            poses = grid.decode(bins, sim.object_bounds)
+            t = time.perf_counter()
+            rej = sim.reject(poses)
+            rates.append(len(poses) / (time.perf_counter() - t))
+            fracs.append(float((rej != Rejection.NONE).mean()))
+            live = np.flatnonzero(rej == Rejection.NONE)[:40]
+            if dims == 4 and len(live):
+                t = time.perf_counter()
+                sim.simulate(poses[live])
+                phys.append(len(live) / (time.perf_counter() - t))
+        out[f"rejection checks/s/core ({dims}-D)"] = median(rates)
+        out[f"rejected fraction, uniform {dims}-D"] = float(np.mean(fracs))
+        if phys:
+            out["simulated attempts/s/core (4-D)"] = median(phys)
+    return out
+
+
+def bench_depth(seed: int) -> dict:
+    env = gym.make("grasp_envs/GraspRandom4D-v0").unwrapped
+    over, hand = [], []
+    for i in range(10):
+        env.reset(seed=seed + i)
+        t = time.perf_counter()
+        for _ in range(10):
+            env.depth_images()
+        over.append((time.perf_counter() - t) / 10 * 1e3)
+        acts = np.random.default_rng(i).integers(0, 20, size=(20, 4))
+        t = time.perf_counter()
+        env.hand_camera_images(acts)
+        hand.append((time.perf_counter() - t) / 20 * 1e3)
+    return {"overhead 64x64 depth, ms/frame": median(over), "hand 32x32 depth, ms/image (batch 20)": median(hand)}
+
+
+def bench_env_steps(episodes: int, seed: int) -> float:
+    env = gym.make("grasp_envs/GraspRandom4D-v0")
+    agent = RandomAgent(env, seed=seed)
+    t = time.perf_counter()
+    for i in range(episodes):
+        obs, _ = env.reset(seed=seed + i)
+        env.step(agent.act(obs))
+    return episodes / (time.perf_counter() - t)
+
+
+def bench_kuka(episodes: int, seed: int) -> float | None:
+    """Attempted grasps per second of pybullet's KukaDiverseObjectEnv (None if unavailable)."""
+    import random
+    import sys
+
+    import gymnasium
+    import gymnasium.spaces
+    import gymnasium.utils.seeding
+
+    # pybullet_envs still imports the retired `gym` package; gymnasium provides the same names
+    # it uses (Env, spaces, utils.seeding, envs.registration), so alias it for this benchmark.
+    import types
+
+    # pybullet_envs' package __init__ registers its envs in the old registry layout; the Kuka env
+    # itself needs no registration, so give it an empty registry to write into.
+    registration = types.ModuleType("gym.envs.registration")
+    registration.registry = types.SimpleNamespace(env_specs={})
+    registration.register = lambda *a, **k: None
+    registration.make, registration.spec = gymnasium.make, gymnasium.spec
+    envs = types.ModuleType("gym.envs")
+    envs.registration = registration
+    from packaging.version import parse as parse_version
+
+    pkg_resources = types.ModuleType("pkg_resources")  # only parse_version is used
+    pkg_resources.parse_version = parse_version
+    for name, mod in (("pkg_resources", pkg_resources), ("gym", gymnasium), ("gym.spaces", gymnasium.spaces), ("gym.utils", gymnasium.utils),
+                      ("gym.utils.seeding", gymnasium.utils.seeding), ("gym.envs", envs),
+                      ("gym.envs.registration", registration)):
+        sys.modules.setdefault(name, mod)
+    try:
+        from pybullet_envs.bullet.kuka_diverse_object_gym_env import KukaDiverseObjectEnv  # type: ignore
+    except ImportError:
+        return None
+    random.seed(seed)  # the Kuka env draws its objects from Python's global random
+    env = KukaDiverseObjectEnv(renders=False, isDiscrete=False, removeHeightHack=False, maxSteps=20)
+    rng = np.random.default_rng(seed)
+    t = time.perf_counter()
+    for _ in range(episodes):
+        env.reset()
+        done = False
+        while not done:
+            _, _, done, _ = env.step(rng.uniform(-1, 1, size=env.action_space.shape))
+    return episodes / (time.perf_counter() - t)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--objects", type=int, default=20)
+    ap.add_argument("--episodes", type=int, default=50)
+    ap.add_argument("--kuka-episodes", type=int, default=5)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args(argv)
+    print(f"machine: {os.cpu_count()} cores; every figure single-threaded, median over objects")
+    rows = bench_physics_and_rejection(args.objects, args.seed)
+    rows.update(bench_depth(args.seed))
+    env_rate = bench_env_steps(args.episodes, args.seed)
+    rows["env episodes/s, Random agent (reset + grasp)"] = env_rate
+    kuka = bench_kuka(args.kuka_episodes, args.seed)
+    for k, v in rows.items():
+        print(f"{k:48s} {v:12.4g}")
+    if kuka is None:
+        print("KukaDiverseObjectEnv: unavailable (pip install 'grasp-envs[bench]')")
+    else:
+        attempt_s = 1.0 / rows["simulated attempts/s/core (4-D)"]
+        print(f"{'Kuka attempted grasps/s':48s} {kuka:12.4g}")
+        print(f"{'Kuka s per attempted grasp':48s} {1 / kuka:12.4g}")
+        print(f"{'cost ratio Kuka / grasp-envs per attempt':48s} {(1 / kuka) / attempt_s:12.4g}")
+        print(f"{'cost ratio Kuka / grasp-envs per episode':48s} {env_rate / kuka:12.4g}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
