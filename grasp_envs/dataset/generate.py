@@ -190,7 +190,7 @@ def generate_shard(config_dict: dict, index: int) -> dict:
     lo, hi = layout["seed_range"]
     dims, n_bins = layout["dims"], layout["n_bins"]
     scenes, batches, skipped = [], [], []
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for i in config.shard_scenes(index):
         object_seed, reset_seed, rng = scene_plan(config, lo, hi, i)
         try:
@@ -234,7 +234,7 @@ def generate_shard(config_dict: dict, index: int) -> dict:
         "skipped": skipped,
     }
     return {"record": record, "scenes": scenes_bytes, "attempts": attempts_bytes,
-            "seconds": time.perf_counter() - t0}
+            "seconds": time.perf_counter() - t0, "cpu_seconds": time.process_time() - c0}
 
 
 def _write_shard(root: Path, payload: dict) -> dict:
@@ -332,6 +332,12 @@ class GenerateSummary:
     shards_reused: int
     elapsed_s: float
     attempts_generated: int
+    worker_cpu_s: float = 0.0
+
+    @property
+    def attempts_per_cpu_hour(self) -> float:
+        """Attempts per hour of worker CPU time (shard generation only; excludes start-up and writing)."""
+        return self.attempts_generated / self.worker_cpu_s * 3600 if self.worker_cpu_s > 0 else float("nan")
 
     @property
     def attempts_per_hour(self) -> float:
@@ -387,6 +393,7 @@ def generate(config: GenerateConfig, out: str | Path, *, workers: int = 1, backe
     runner = _run_inline if backend == "local" and workers == 1 else RUNNERS[backend]
     t0 = time.perf_counter()
     generated = 0
+    cpu = 0.0
     bar = tqdm(total=config.num_objects, initial=done_scenes, unit="obj", desc="generate", disable=not progress,
                dynamic_ncols=True)
     try:
@@ -394,6 +401,7 @@ def generate(config: GenerateConfig, out: str | Path, *, workers: int = 1, backe
             record = _write_shard(root, payload)
             records[record["index"]] = record
             generated += record["counts"]["attempts"]
+            cpu += payload.get("cpu_seconds", 0.0)
             bar.update(record["scenes"][1] - record["scenes"][0])
             dt = max(time.perf_counter() - t0, 1e-9)
             bar.set_postfix_str(f"{(bar.n - done_scenes) / dt:.2f} obj/s, {generated / dt:,.0f} attempts/s")
@@ -408,7 +416,7 @@ def generate(config: GenerateConfig, out: str | Path, *, workers: int = 1, backe
     storage.atomic_write(manifest_path, storage.json_bytes(manifest))
     t = manifest["totals"]
     return GenerateSummary(str(root), t["scenes"], t["attempts"], t["simulated"], t["successes"], t["skipped"],
-                           len(pending), reused, elapsed, generated)
+                           len(pending), reused, elapsed, generated, cpu)
 
 
 def _totals(shards: list[dict]) -> dict:
