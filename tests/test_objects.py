@@ -65,10 +65,9 @@ def test_size_distribution_follows_ycb():
     objs = [generate_random_object(s) for s in range(150)]
     ext = np.sort(np.array([o.extent for o in objs]), axis=1)
     ycb = np.array([r[1:4] for r in YCB_SIZES])
-    gm = np.prod(ext, axis=1) ** (1 / 3)
-    ycb_gm = np.prod(ycb, axis=1) ** (1 / 3)
-    # The matched statistic's median is within 25% of YCB's (AABB of a rotated object vs OBB).
-    assert abs(np.median(gm) / np.median(ycb_gm) - 1) < 0.25
+    # The matched statistic (largest extent) has a median within 20% of YCB's (the AABB of the
+    # principal axes approximates the OBB).
+    assert abs(np.median(ext[:, 2]) / np.median(ycb[:, 2]) - 1) < 0.2
 
 
 def test_embedded_bank_matches_its_builder():

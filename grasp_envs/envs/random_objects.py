@@ -25,7 +25,7 @@ class GraspRandomEnv(GraspEnv):
     ``MultiDiscrete([20] * dims)``.  4-D: (x, y, z, yaw), gripper upright approaching from above.
     6-D: (x, y, z, roll, pitch, yaw).  Position bins span the object's axis-aligned bounding box
     (0 = minimum side, 19 = maximum side); yaw bins cover [0, pi) in steps of pi/20; roll and pitch
-    bins cover [-pi/2, pi/2].  The single encode/decode is :class:`grasp_envs.grid.GraspGrid`.
+    bins cover [-pi/4, pi/4].  The single encode/decode is :class:`grasp_envs.grid.GraspGrid`.
 
     ## Observation Space
     ``Dict(depth=Box(0, 2, (n_cameras, 64, 64), float32), bbox=Box((2, 3), float32))``: overhead depth

@@ -6,8 +6,9 @@
 4. place the parts one by one so each intersects at least one earlier part: a point drawn inside an
    earlier part is made to coincide with a point drawn inside the new part, so both contain it;
 5. rescale the whole object to the size distribution of real graspable objects: the object's
-   sorted extents are matched (in the geometric-mean sense) to those of a YCB object drawn at
-   random, with a log-normal jitter (:mod:`grasp_envs.objects.sizes`).
+   largest extent is matched to that of a YCB object drawn at random, with a log-normal jitter
+   (:mod:`grasp_envs.objects.sizes`).  Matching the largest extent (rather than the volume)
+   keeps many objects near the gripper's 10 cm limit, as the paper's failure analysis describes.
 
 Same seed and same bank give the same object, bit for bit: all randomness comes from one
 ``numpy.random.Generator`` built from the seed.
@@ -48,7 +49,7 @@ class RandomObjectConfig:
     min_parts: int = 1
     max_parts: int = 15
     part_size: tuple[float, float] = (0.01, 0.15)
-    size_match: str = "geomean"
+    size_match: str = "max"
     size_jitter: float = 0.15
     density: tuple[float, float] = (150.0, 1000.0)
     friction: float = 1.0
