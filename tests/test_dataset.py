@@ -130,7 +130,7 @@ def test_train_and_test_seeds_never_overlap(tmp_path, reference):
 
 
 # ----------------------------------------------------------------------------- no loss
-def test_sigkill_then_resume_gives_the_uninterrupted_dataset(tmp_path, reference):
+def test_sigkill_then_resume_gives_the_uninterrupted_dataset(tmp_path, reference, capsys):
     root = tmp_path / "killed"
     cmd = [sys.executable, "-m", "grasp_envs.dataset.cli", "--num-objects", "4", "--attempts", "60", "--seed", "3",
            "--scenes-per-shard", "1", "--out", str(root), "--no-progress"]
@@ -152,8 +152,14 @@ def test_sigkill_then_resume_gives_the_uninterrupted_dataset(tmp_path, reference
         GraspDataset(root)
     assert "INCOMPLETE" in format_info(dataset_info(root))
 
-    summary = generate(small_config(), root, resume=True, progress=False)
-    assert summary.shards_reused == done and summary.shards_written == 4 - done
+    partial = GraspDataset(root, allow_incomplete=True)
+    assert len(partial.shards) == done and len(partial.read_attempts(images=False)) == 60 * done
+
+    # Resume through the CLI with only --out: the settings come from the manifest.
+    from grasp_envs.dataset.cli import main as generate_main
+
+    assert generate_main(["--out", str(root), "--resume", "--no-progress"]) == 0
+    assert f"{4 - done} shards written, {done} kept from before" in capsys.readouterr().out
     assert file_bytes(root) == file_bytes(reference)
 
 
