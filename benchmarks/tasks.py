@@ -301,22 +301,22 @@ _DEFINITIONS: dict[str, tuple] = {
     "random-4d-train-v0": (
         "grasp_envs/GraspRandom4D-v0", {"dims": 4, "split": "train"}, "random", "train",
         "caf8b326cf510887e904d49baf24be6234fc66834561feb4c5178a8480588514",
-        "89309b9172bdd2c418342ab910d0a1375c2675596d39fcfb21f01f78838a7885",
+        "a19d9134a32f8bb5d7a209f4e40ee07db90989f218c1fdd104b01376edaf5423",
         "procedurally generated objects from the training split, upright 4-D grasps"),
     "random-4d-test-v0": (
         "grasp_envs/GraspRandom4D-v0", {"dims": 4, "split": "test"}, "random", "test",
         "53365b0e44e0b9598dd610fe7779f4accb4b94f2484f08fb2cd5415d22e8ff6d",
-        "ed38d90f16ba7cd9edd73286efb34a878c53e7da6be3813c18cb1591bc36401a",
+        "16b414c6581c1f8eaba41bd4fd55d57a3772dd1884e0090ae706441458561b3c",
         "held-out procedurally generated objects, upright 4-D grasps"),
     "random-6d-train-v0": (
         "grasp_envs/GraspRandom6D-v0", {"dims": 6, "split": "train"}, "random", "train",
         "3313532e8e84ccf87179d7a307d0249fc18f196bd640d89531e78753edd3f1a1",
-        "89309b9172bdd2c418342ab910d0a1375c2675596d39fcfb21f01f78838a7885",
+        "a19d9134a32f8bb5d7a209f4e40ee07db90989f218c1fdd104b01376edaf5423",
         "procedurally generated objects from the training split, 6-D grasps"),
     "random-6d-test-v0": (
         "grasp_envs/GraspRandom6D-v0", {"dims": 6, "split": "test"}, "random", "test",
         "7e68083ef28f0e97d24c48d88e33270b940116071b538a1f7a5e2422dec5153d",
-        "ed38d90f16ba7cd9edd73286efb34a878c53e7da6be3813c18cb1591bc36401a",
+        "16b414c6581c1f8eaba41bd4fd55d57a3772dd1884e0090ae706441458561b3c",
         "held-out procedurally generated objects, 6-D grasps"),
     # Object-set tasks use each set's held-out test split (20% of ids by hash; see
     # grasp_envs.envs.object_sets) and are frozen once the data is available where they are run.
