@@ -39,8 +39,9 @@ class RandomObjectConfig:
         size_jitter: Standard deviation of the log-normal factor on the matched size.
         density: Range of the log-uniform density draw, kg/m^3.  Chosen to span YCB objects:
             hollow boxes and cans (about 150) to solid fruit and tools (about 1000).
-        friction: Sliding friction of the object's surface (MuJoCo's default, also the value
-            the pybullet random objects use).
+        friction: Range of the object's sliding friction coefficient (uniform draw).  It governs
+            finger and table contacts (the object's geoms take priority in MuJoCo), spanning
+            slippery plastic against rubber pads (0.4) to rubber on rubber (1.0).
         min_mass: Lightest object (kg).  Thin objects at low density would otherwise weigh a
             few grams, which no real graspable object does and which MuJoCo's mass-scaled soft
             contacts cannot hold under a 60 N squeeze.
@@ -52,7 +53,7 @@ class RandomObjectConfig:
     size_match: str = "max"
     size_jitter: float = 0.15
     density: tuple[float, float] = (150.0, 1000.0)
-    friction: float = 1.0
+    friction: tuple[float, float] = (0.4, 1.0)
     min_mass: float = 0.05
 
     def __post_init__(self) -> None:
@@ -68,8 +69,9 @@ class RandomObjectConfig:
         dlo, dhi = self.density
         if not 0 < dlo <= dhi:
             raise ValueError(f"density must satisfy 0 < low <= high, got {self.density}")
-        if self.friction <= 0:
-            raise ValueError(f"friction must be positive, got {self.friction}")
+        flo, fhi = self.friction
+        if not 0 < flo <= fhi:
+            raise ValueError(f"friction must satisfy 0 < low <= high, got {self.friction}")
         if self.min_mass <= 0:
             raise ValueError(f"min_mass must be positive, got {self.min_mass}")
 
@@ -160,11 +162,12 @@ def generate_random_object(
     dlo, dhi = config.density
     density = float(np.exp(rng.uniform(np.log(dlo), np.log(dhi))))
     mass = max(config.min_mass, density * union_volume(parts))
+    friction = float(rng.uniform(*config.friction))
     return GraspObject(
         name=f"random-{seed}",
         parts=tuple(parts),
         mass=mass,
-        friction=config.friction,
+        friction=friction,
         source="random",
         seed=int(seed),
     )

@@ -59,7 +59,7 @@ def _add_object(spec: mujoco.MjSpec, obj: GraspObject, *, contype: int, conaffin
         body.add_geom(
             name=f"part{i}", type=mujoco.mjtGeom.mjGEOM_MESH, meshname=f"part{i}",
             contype=contype, conaffinity=conaffinity, group=OBJECT_GROUP,
-            friction=[obj.friction, 0.005, 0.0001], rgba=[0.2, 0.45, 0.8, 1], **kw,
+            friction=[obj.friction, 0.005, 0.0001], priority=1, rgba=[0.2, 0.45, 0.8, 1], **kw,
         )
 
 
