@@ -28,6 +28,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import warnings
+
 import gymnasium as gym
 import numpy as np
 import torch
@@ -37,6 +39,8 @@ import grasp_envs  # noqa: F401  (registers the env ids)
 from agents.checkpoint import load_checkpoint, save_checkpoint
 from agents.evaluator import EvaluatorConfig, GraspEvaluator
 from agents.planner import GraspPlanner, PlannerConfig, dihedral_bins, dihedral_features
+from grasp_envs.objects import InvalidMeshError
+from grasp_envs.sim.simulator import SimulationError
 
 DATA_GLOB = "grasps-*.npz"
 
@@ -177,8 +181,16 @@ def generate(args: GenerateArgs, progress: bool = True) -> Path:
     if progress:
         it = tqdm(it, desc="labelling objects", unit="obj")
     t0 = time.perf_counter()
+    skipped = []
     for i in it:
-        obs, info = env.reset(seed=args.seed + i)
+        try:
+            obs, info = env.reset(seed=args.seed + i)
+        except (InvalidMeshError, SimulationError) as exc:
+            # An object the simulator cannot build or settle is not a labelled scene; it is
+            # recorded (scene seed and reason) in every later shard's meta and warned about.
+            skipped.append({"scene_seed": args.seed + i, "error": f"{type(exc).__name__}: {exc}"})
+            warnings.warn(f"scene seed {args.seed + i} skipped: {exc}", stacklevel=1)
+            continue
         j = buf.add_object(obs, info["object_seed"], args.seed + i)
         cand = rng.integers(0, base.grid.n_bins, size=(args.candidates, dims))
         ok = base.evaluate_grasps(cand).success
@@ -194,10 +206,10 @@ def generate(args: GenerateArgs, progress: bool = True) -> Path:
             bok = base.evaluate_grasps(beams).success
             buf.add_hand(j, base.hand_camera_images(beams), bok, 1)
             buf.add_successes(j, beams[bok])
-        if len(buf.depth) == args.shard_objects or i == args.objects - 1:
+        if len(buf.depth) == args.shard_objects or (i == args.objects - 1 and buf.depth):
             # Shards are written as they fill, so an interrupted run keeps what it labelled.
             buf.write(out / f"grasps-{args.seed:09d}-{n_shards:05d}.npz", dims,
-                      dict(meta, seconds=time.perf_counter() - t0))
+                      dict(meta, seconds=time.perf_counter() - t0, skipped=list(skipped)))
             n_shards += 1
             buf = _Shard()
     env.close()
