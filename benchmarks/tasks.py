@@ -301,22 +301,22 @@ _DEFINITIONS: dict[str, tuple] = {
     "random-4d-train-v0": (
         "grasp_envs/GraspRandom4D-v0", {"dims": 4, "split": "train"}, "random", "train",
         "caf8b326cf510887e904d49baf24be6234fc66834561feb4c5178a8480588514",
-        "a19d9134a32f8bb5d7a209f4e40ee07db90989f218c1fdd104b01376edaf5423",
+        "a6868fa9cb513b84f81f4bef80147a168853690f89caa92372c22f2ea574ce0b",
         "procedurally generated objects from the training split, upright 4-D grasps"),
     "random-4d-test-v0": (
         "grasp_envs/GraspRandom4D-v0", {"dims": 4, "split": "test"}, "random", "test",
         "53365b0e44e0b9598dd610fe7779f4accb4b94f2484f08fb2cd5415d22e8ff6d",
-        "16b414c6581c1f8eaba41bd4fd55d57a3772dd1884e0090ae706441458561b3c",
+        "5496a4271d36c0bf26fb5f986b1fdd42782161fe82b38759b225fa656d5b3e37",
         "held-out procedurally generated objects, upright 4-D grasps"),
     "random-6d-train-v0": (
         "grasp_envs/GraspRandom6D-v0", {"dims": 6, "split": "train"}, "random", "train",
         "3313532e8e84ccf87179d7a307d0249fc18f196bd640d89531e78753edd3f1a1",
-        "a19d9134a32f8bb5d7a209f4e40ee07db90989f218c1fdd104b01376edaf5423",
+        "a6868fa9cb513b84f81f4bef80147a168853690f89caa92372c22f2ea574ce0b",
         "procedurally generated objects from the training split, 6-D grasps"),
     "random-6d-test-v0": (
         "grasp_envs/GraspRandom6D-v0", {"dims": 6, "split": "test"}, "random", "test",
         "7e68083ef28f0e97d24c48d88e33270b940116071b538a1f7a5e2422dec5153d",
-        "16b414c6581c1f8eaba41bd4fd55d57a3772dd1884e0090ae706441458561b3c",
+        "5496a4271d36c0bf26fb5f986b1fdd42782161fe82b38759b225fa656d5b3e37",
         "held-out procedurally generated objects, 6-D grasps"),
     # Object-set tasks use each set's held-out test split (20% of ids by hash; see
     # grasp_envs.envs.object_sets) and are frozen once the data is available where they are run.

@@ -62,7 +62,7 @@ def test_same_seed_same_object_bit_for_bit():
 
 
 def test_size_distribution_follows_ycb():
-    objs = [generate_random_object(s) for s in range(150)]
+    objs = [generate_random_object(s) for s in range(60)]
     ext = np.sort(np.array([o.extent for o in objs]), axis=1)
     ycb = np.array([r[1:4] for r in YCB_SIZES])
     # The matched statistic (largest extent) has a median within 20% of YCB's (the AABB of the

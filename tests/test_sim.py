@@ -65,7 +65,7 @@ def test_many_grasps_reuse_one_model_and_match_single_runs():
     obj = generate_random_object(7)
     sim = GraspSimulator(obj, orientation=random_rotation(np.random.default_rng(7)))
     model_id = id(sim.model)
-    bins = np.random.default_rng(0).integers(0, 20, size=(60, 4))
+    bins = np.random.default_rng(0).integers(0, 20, size=(300, 4))
     poses = GRID.decode(bins, sim.object_bounds)
     batch = sim.attempt(poses)
     assert id(sim.model) == model_id
