@@ -21,6 +21,7 @@ from tqdm import tqdm
 import grasp_envs  # noqa: F401  (registers the ids)
 from agents import CentroidAgent, RandomAgent
 from benchmarks.stats import wilson_interval
+from grasp_envs.cli import make_command
 
 #: Tobin et al. 2017, Fig. 6, random objects (train, test).
 PAPER = {"random": (0.10, 0.11), "centroid": (0.10, 0.12)}
@@ -82,16 +83,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(subparsers) -> None:
-    p = subparsers.add_parser("baselines", help="evaluate Random and Centroid on seeded random-object scenes")
-    add_arguments(p)
-    p.set_defaults(func=run)
-
-
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_arguments(p)
-    return run(p.parse_args(argv))
+register, main = make_command("baselines", "evaluate Random and Centroid on seeded random-object scenes", __doc__, add_arguments, run)
 
 
 if __name__ == "__main__":

@@ -38,6 +38,7 @@ import numpy as np
 
 from benchmarks.stats import median, wilson_interval
 from benchmarks.tasks import TASKS, BenchmarkTask, Scene, get_task, object_digest, object_list_checksum
+from grasp_envs.cli import make_command
 
 SCHEMA = "grasp-envs/results"
 SCHEMA_VERSION = 1
@@ -380,17 +381,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(subparsers) -> None:
-    p = subparsers.add_parser("evaluate", help="run an agent on a frozen benchmark task and write results JSON",
-                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_arguments(p)
-    p.set_defaults(func=run)
-
-
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_arguments(p)
-    return run(p.parse_args(argv))
+register, main = make_command("evaluate", "run an agent on a frozen benchmark task and write results JSON", __doc__, add_arguments, run)
 
 
 if __name__ == "__main__":

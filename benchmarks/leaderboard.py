@@ -27,6 +27,7 @@ import numpy as np
 
 from benchmarks.evaluate import OBS_MODES, SCHEMA, SCHEMA_VERSION, summarize
 from benchmarks.tasks import TaskUnavailableError, get_task, object_list_checksum
+from grasp_envs.cli import make_command
 
 SUPPORTED_SCHEMA_VERSIONS = (1,)
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -301,17 +302,7 @@ def run(args: argparse.Namespace) -> int:
     return 1 if (args.strict and rejected) else 0
 
 
-def register(subparsers) -> None:
-    p = subparsers.add_parser("leaderboard", help="validate results files, recompute and rank, write docs/leaderboard.md",
-                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_arguments(p)
-    p.set_defaults(func=run)
-
-
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_arguments(p)
-    return run(p.parse_args(argv))
+register, main = make_command("leaderboard", "validate results files, recompute and rank, write docs/leaderboard.md", __doc__, add_arguments, run)
 
 
 if __name__ == "__main__":

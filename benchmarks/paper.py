@@ -34,6 +34,7 @@ import numpy as np
 from benchmarks.evaluate import evaluate, summarize, write_results
 from benchmarks.leaderboard import SubmissionError, load_json, validate
 from benchmarks.tasks import TASKS, TaskUnavailableError, get_task
+from grasp_envs.cli import make_command
 
 #: Paper rows: label -> agent specs that count as that row.
 ROWS = {
@@ -303,17 +304,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(subparsers) -> None:
-    p = subparsers.add_parser("paper", help="the paper's Fig. 5/6 tables and Fig. 8/9 curves from results",
-                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_arguments(p)
-    p.set_defaults(func=run)
-
-
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_arguments(p)
-    return run(p.parse_args(argv))
+register, main = make_command("paper", "the paper's Fig. 5/6 tables and Fig. 8/9 curves from results", __doc__, add_arguments, run)
 
 
 if __name__ == "__main__":

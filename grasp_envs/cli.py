@@ -16,6 +16,26 @@ from importlib.metadata import entry_points
 from grasp_envs import __version__
 
 
+def make_command(name: str, help: str, doc: str | None, add_arguments, run):
+    """``(register, main)`` for a subcommand module: the entry-point hook and a ``python -m`` main.
+
+    ``add_arguments(parser)`` declares the arguments; ``run(args) -> int`` does the work.
+    """
+
+    def register(subparsers) -> None:
+        p = subparsers.add_parser(name, help=help, description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+        add_arguments(p)
+        p.set_defaults(func=run)
+
+    def main(argv: list[str] | None = None) -> int:
+        p = argparse.ArgumentParser(prog=f"grasp-envs {name}", description=doc,
+                                    formatter_class=argparse.RawDescriptionHelpFormatter)
+        add_arguments(p)
+        return run(p.parse_args(argv))
+
+    return register, main
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="grasp-envs", description="Grasp planning environments and baselines.")
     parser.add_argument("--version", action="version", version=f"grasp-envs {__version__}")
