@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy.spatial import ConvexHull
 
-from grasp_envs.objects.model import GraspObject
+from grasp_envs.objects.model import GraspObject, InvalidMeshError
 from grasp_envs.objects.primitives import PrimitiveBank, default_bank
 from grasp_envs.objects.sizes import ycb_sorted_extents
 
@@ -132,6 +132,20 @@ def generate_random_object(
     if seed < 0:
         raise ValueError(f"object seed must be non-negative, got {seed}")
     rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0x6F626A]))
+    # A draw can (rarely) give a part too thin to simulate; draw again from the same stream, so
+    # the result stays a pure function of the seed and valid draws are unaffected.
+    for _ in range(_MAX_DRAWS - 1):
+        try:
+            return _draw_object(seed, rng, bank, config)
+        except InvalidMeshError:
+            continue
+    return _draw_object(seed, rng, bank, config)
+
+
+_MAX_DRAWS = 20
+
+
+def _draw_object(seed: int, rng: np.random.Generator, bank: PrimitiveBank, config: RandomObjectConfig) -> GraspObject:
     n = int(rng.integers(config.min_parts, config.max_parts + 1))
     lo, hi = config.part_size
     parts: list[np.ndarray] = []
