@@ -86,7 +86,7 @@ class SimConfig:
     hold_time: float = 0.20
     success_height: float = 0.25
     held_speed: float = 0.2
-    settle_time: float = 4.0
+    settle_time: float = 8.0
     rest_speed: float = 0.005
 
     def __post_init__(self) -> None:
