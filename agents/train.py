@@ -37,6 +37,7 @@ from tqdm import tqdm
 
 import grasp_envs  # noqa: F401  (registers the env ids)
 from agents.checkpoint import load_checkpoint, save_checkpoint
+from agents.evaluation import evaluate_agents
 from agents.evaluator import EvaluatorConfig, GraspEvaluator
 from agents.planner import GraspPlanner, PlannerConfig, dihedral_bins, dihedral_features
 from grasp_envs.objects import InvalidMeshError
@@ -553,47 +554,6 @@ def recipe(args: RecipeArgs, progress: bool = True) -> dict:
     return summary
 
 
-# ====================================================================== evaluation
-def wilson(successes: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
-    """Wilson score 95% interval (the formula of benchmarks.stats.wilson_interval; agents may not import benchmarks)."""
-    if n <= 0:
-        return (0.0, 1.0)
-    p = successes / n
-    d = 1 + z * z / n
-    c = (p + z * z / (2 * n)) / d
-    h = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
-    return (max(0.0, c - h), min(1.0, c + h))
-
-
-def evaluate_agents(env_id: str, agents: list[str], episodes: int, seed: int = 0, split: str = "test",
-                    agent_kwargs: dict | None = None, env_kwargs: dict | None = None, progress: bool = True) -> list[dict]:
-    """Success of each agent on the same seeded scenes: scene ``i`` is ``env.reset(seed=seed + i)``.
-
-    Agents are built with :func:`agents.load_agent` (names or ``module:Class``) and reseeded with
-    ``seed + i`` before each scene.  Returns one row per agent with per-episode records.
-    """
-    from agents.protocol import load_agent
-
-    rows = []
-    for name in agents:
-        env = gym.make(env_id, split=split, **(env_kwargs or {}))
-        agent = load_agent(name, env, (agent_kwargs or {}).get(name, {}))
-        records = []
-        for i in tqdm(range(episodes), desc=f"{env_id.split('/')[-1]} {name}", unit="ep", disable=not progress):
-            obs, info = env.reset(seed=seed + i)
-            if hasattr(agent, "reset"):
-                agent.reset(seed + i)
-            t0 = time.perf_counter()
-            action = agent.act(obs)
-            decide = time.perf_counter() - t0
-            _, reward, _, _, info = env.step(action)
-            records.append({"seed": seed + i, "object_seed": info["object_seed"], "reward": float(reward),
-                            "rejection": info["rejection"], "decision_s": decide})
-        env.close()
-        k = int(sum(r["reward"] for r in records))
-        rows.append({"env_id": env_id, "agent": name, "episodes": episodes, "successes": k, "success": k / episodes,
-                     "ci95": wilson(k, episodes), "records": records})
-    return rows
 
 
 # ====================================================================== command line

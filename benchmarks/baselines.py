@@ -13,47 +13,15 @@ the paper's figures for random objects beside them.
 from __future__ import annotations
 
 import argparse
-import collections
-import time
-
-import gymnasium as gym
-import numpy as np
-from tqdm import tqdm
 
 import grasp_envs  # noqa: F401  (registers the ids)
-from agents import load_agent
 from agents.checkpoint import CheckpointError
-from benchmarks.stats import wilson_interval
+from agents.evaluation import evaluate_agents
 from grasp_envs.cli import make_command
 
 #: Tobin et al. 2017, Fig. 6, random objects (train, test).
 PAPER = {"random": (0.10, 0.11), "centroid": (0.10, 0.12), "planner": (0.80, 0.76), "full": (0.86, 0.84)}
 AGENTS = ("random", "centroid", "planner", "full")
-
-
-def run_episodes(env_id: str, agent_name: str, episodes: int, seed: int, split: str, progress: bool = True,
-                 env_kwargs: dict | None = None) -> dict:
-    env = gym.make(env_id, split=split, **(env_kwargs or {}))
-    agent = load_agent(agent_name, env)
-    records = []
-    it = range(episodes)
-    if progress:
-        it = tqdm(it, desc=f"{env_id.split('/')[-1]} {agent_name}", unit="ep", leave=False)
-    for i in it:
-        obs, info = env.reset(seed=seed + i)
-        if hasattr(agent, "reset"):
-            agent.reset(seed + i)
-        t0 = time.perf_counter()
-        action = agent.act(obs)
-        decide = time.perf_counter() - t0
-        _, reward, _, _, info = env.step(action)
-        records.append({"seed": seed + i, "object_seed": info["object_seed"], "reward": reward,
-                        "rejection": info["rejection"], "decision_s": decide})
-    env.close()
-    k = int(sum(r["reward"] for r in records))
-    return {"env_id": env_id, "agent": agent_name, "episodes": episodes, "successes": k,
-            "success": k / episodes, "ci95": wilson_interval(k, episodes),
-            "rejections": collections.Counter(r["rejection"] for r in records), "records": records}
 
 
 def format_table(rows: list[dict], split: str) -> str:
@@ -84,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     for dims in args.dims:
         for name in args.agents:
             try:
-                rows.append(run_episodes(f"grasp_envs/GraspRandom{dims}D-v0", name, args.episodes, args.seed, args.split))
+                rows += evaluate_agents(f"grasp_envs/GraspRandom{dims}D-v0", [name], args.episodes, args.seed, args.split)
             except CheckpointError as exc:
                 print(f"skipping {name} on {dims}-D: {str(exc).splitlines()[0]}")
     print(f"Baselines on {args.episodes} seeded {args.split}-split random-object scenes (seeds {args.seed}..{args.seed + args.episodes - 1}):")

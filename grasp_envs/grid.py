@@ -131,6 +131,13 @@ class GraspGrid:
         R = rot_z(ang[:, 2]) @ rot_y(ang[:, 1]) @ rot_x(ang[:, 0])
         return GraspPoses(pos, R)
 
+    def decode_one(self, action, bounds: np.ndarray) -> GraspPoses:
+        """Like :meth:`decode`, for an environment step: exactly one grasp of shape ``(dims,)``."""
+        bins = self.validate(action)
+        if len(bins) != 1:
+            raise ActionError(f"a step takes one grasp of shape ({self.dims},), got {len(bins)}")
+        return self.decode(bins, bounds)
+
     def encode_position(self, position: np.ndarray, bounds: np.ndarray) -> np.ndarray:
         """Nearest x, y, z bins (n, 3) for world positions, clipped to the box."""
         bounds = np.asarray(bounds, dtype=np.float64)

@@ -133,10 +133,8 @@ class RealFetchGraspEnv(gym.Env):
             raise gym.error.ResetNeeded("call reset() before step()")
         if self._attempt >= self.max_attempts:
             raise gym.error.ResetNeeded("the episode has ended; call reset() before step()")
+        poses = self.grid.decode_one(action, self._bounds)
         bins = self.grid.validate(action)
-        if len(bins) != 1:
-            raise ValueError(f"step() takes one grasp of shape ({self.grid.dims},), got {len(bins)}")
-        poses = self.grid.decode(bins, self._bounds)
         ex = self.robot.execute_grasp(poses.position[0], poses.rotation[0])
         self._attempt += 1
         info = self._info_base()

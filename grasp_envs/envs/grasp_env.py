@@ -102,10 +102,8 @@ class GraspEnv(gym.Env):
             raise gym.error.ResetNeeded("call reset() before step()")
         if self._attempt >= self.max_attempts:
             raise gym.error.ResetNeeded("the episode has ended; call reset() before step()")
+        poses = self.grid.decode_one(action, self.simulator.object_bounds)
         bins = self.grid.validate(action)
-        if len(bins) != 1:
-            raise ValueError(f"step() takes one grasp of shape ({self.grid.dims},), got {len(bins)}")
-        poses = self.grid.decode(bins, self.simulator.object_bounds)
         outcome = self.simulator.attempt(poses)
         self._attempt += 1
         self._last_pose = poses

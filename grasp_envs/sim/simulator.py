@@ -12,7 +12,7 @@
    ``success_height`` (25 cm of the 30 cm lift) but not more than the lift plus 5 cm, and moves
    slower than ``held_speed``: it went up with the gripper and stays in it.
 
-The simulator knows nothing of Gymnasium; the environments in :mod:`grasp_envs.envs` wrap it.
+The simulator knows nothing of Gymnasium; the Gymnasium environments wrap it.
 """
 
 from __future__ import annotations
