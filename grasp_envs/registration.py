@@ -17,7 +17,7 @@ ENV_SPECS: dict[str, dict] = {
     "GraspShapeNet6D-v0": {"entry_point": "grasp_envs.envs.object_sets:GraspShapeNetEnv", "kwargs": {"dims": 6}},
     "GraspScanned4D-v0": {"entry_point": "grasp_envs.envs.object_sets:GraspScannedEnv", "kwargs": {"dims": 4}},
     "GraspScanned6D-v0": {"entry_point": "grasp_envs.envs.object_sets:GraspScannedEnv", "kwargs": {"dims": 6}},
-    # Real robot (Fetch + RealSense D435, issue 7): string entry point, grasp_envs never imports real.
+    # Real robot (Fetch + RealSense D435): string entry point, grasp_envs never imports real.
     "RealFetchGrasp4D-v0": {"entry_point": "real.env:RealFetchGraspEnv", "kwargs": {"dims": 4}},
     "RealFetchGrasp6D-v0": {"entry_point": "real.env:RealFetchGraspEnv", "kwargs": {"dims": 6}},
 }
