@@ -20,13 +20,6 @@ SMALL = dict(channels=(8, 8, 8, 8), embed=32, head_hidden=16)
 
 
 @pytest.fixture(scope="module")
-def env():
-    e = gym.make("grasp_envs/GraspRandom4D-v0")
-    yield e
-    e.close()
-
-
-@pytest.fixture(scope="module")
 def ckpts(tmp_path_factory):
     d = tmp_path_factory.mktemp("ckpt")
     torch.manual_seed(0)

@@ -3,7 +3,6 @@ dihedral augmentation checked against the simulator, and that training lowers th
 
 import itertools
 
-import gymnasium as gym
 import numpy as np
 import pytest
 import torch
@@ -16,13 +15,6 @@ from grasp_envs.sim.simulator import mat_to_quat, quat_to_mat
 torch.set_num_threads(1)
 
 SMALL = dict(channels=(8, 8, 8, 8), embed=32, head_hidden=16)
-
-
-@pytest.fixture(scope="module")
-def env():
-    e = gym.make("grasp_envs/GraspRandom4D-v0")
-    yield e
-    e.close()
 
 
 @pytest.fixture(scope="module")
