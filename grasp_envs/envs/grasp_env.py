@@ -89,10 +89,7 @@ class GraspEnv(gym.Env):
         self.object_seed = object_seed
         self.object = self.make_object(object_seed)
         orientation = random_rotation(self.np_random)
-        if self.simulator is not None and self.simulator.obj is self.object:
-            self.simulator.place(orientation)
-        else:
-            self.simulator = GraspSimulator(self.object, self.sim_config, orientation=orientation, nthread=self.nthread)
+        self.simulator = GraspSimulator(self.object, self.sim_config, orientation=orientation, nthread=self.nthread)
         self._attempt = 0
         self._last_pose = None
         return self._observation(), self._info_base()
