@@ -58,10 +58,13 @@ class PlannerAgent:
         checkpoint: Path stem of a planner checkpoint; default: the shipped ``planner_{dims}d``.
         beam_width: Beam width (the paper uses 20).
         threads: Torch CPU threads (``None`` leaves torch's setting alone).
+        dihedral: Propose with :meth:`GraspPlanner.beam_search_dihedral` (beam search on the 8
+            mirrored and turned copies of the scene, ranked by mean log-likelihood) instead of
+            plain beam search.  4-D planners with one overhead camera only.
     """
 
     def __init__(self, env=None, *, checkpoint: str | Path | None = None, beam_width: int = 20,
-                 threads: int | None = None) -> None:
+                 threads: int | None = None, dihedral: bool = False) -> None:
         if threads is not None:
             torch.set_num_threads(int(threads))
         if checkpoint is None:
@@ -69,8 +72,12 @@ class PlannerAgent:
             checkpoint = shipped(f"planner_{dims}d")
         self.planner: GraspPlanner = load_checkpoint(checkpoint, kind="planner")
         _check_env(env, self.planner)
+        if dihedral and not self.planner.dihedral_defined():
+            raise ValueError("dihedral=True needs a 4-D planner with a single overhead camera; "
+                             "pass dihedral=False")
         self.env = env
         self.beam_width = int(beam_width)
+        self.dihedral = bool(dihedral)
         #: Candidates and log-likelihoods of the last decision (for inspection).
         self.last_candidates: np.ndarray | None = None
         self.last_log_prob: np.ndarray | None = None
@@ -81,7 +88,8 @@ class PlannerAgent:
     def propose(self, observation: dict, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Top-``k`` grasps (k, dims) and their log-likelihoods (k,), best first."""
         depth, bbox = _obs_tensors(observation)
-        grasps, logp = self.planner.beam_search(depth, bbox, beam_width=max(self.beam_width, k), top_k=k)
+        search = self.planner.beam_search_dihedral if self.dihedral else self.planner.beam_search
+        grasps, logp = search(depth, bbox, beam_width=max(self.beam_width, k), top_k=k)
         self.last_candidates, self.last_log_prob = grasps[0].numpy(), logp[0].numpy()
         return self.last_candidates, self.last_log_prob
 
@@ -100,14 +108,15 @@ class FullAgent(PlannerAgent):
         k: Candidates scored per decision (the paper uses 20).
         beam_width: Beam width (at least ``k``).
         threads: Torch CPU threads.
+        dihedral: Propose with the dihedral ensemble (see :class:`PlannerAgent`).
     """
 
     def __init__(self, env=None, *, checkpoint: str | Path | None = None, evaluator: str | Path | None = None,
-                 k: int = 20, beam_width: int = 20, threads: int | None = None) -> None:
+                 k: int = 20, beam_width: int = 20, threads: int | None = None, dihedral: bool = False) -> None:
         if env is None:
             raise ValueError("FullAgent needs env=...: it renders each candidate's hand-camera image through "
                              "env.unwrapped.hand_camera_images")
-        super().__init__(env, checkpoint=checkpoint, beam_width=beam_width, threads=threads)
+        super().__init__(env, checkpoint=checkpoint, beam_width=beam_width, threads=threads, dihedral=dihedral)
         if evaluator is None:
             evaluator = shipped(f"evaluator_{env.unwrapped.grid.dims}d")
         self.evaluator: GraspEvaluator = load_checkpoint(evaluator, kind="evaluator")

@@ -224,7 +224,10 @@ class GraspPlanner(nn.Module):
         if top_k > beam_width:
             raise ValueError(f"top_k ({top_k}) cannot exceed beam_width ({beam_width}): the beam keeps only "
                              f"{beam_width} hypotheses; raise beam_width")
-        s = self.embed(depth, bbox)
+        return self._beam(self.embed(depth, bbox), beam_width, top_k)
+
+    def _beam(self, s: torch.Tensor, beam_width: int, top_k: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Beam search from embeddings ``s`` (B, E)."""
         B, nb, d = s.shape[0], self.config.n_bins, self.config.dims
         seqs = torch.zeros(B, 1, 0, dtype=torch.long, device=s.device)
         scores = torch.zeros(B, 1, dtype=s.dtype, device=s.device)
@@ -238,6 +241,48 @@ class GraspPlanner(nn.Module):
             seqs = torch.cat([seqs.gather(1, parent[..., None].expand(B, keep, i)), bin_[..., None]], dim=2)
         k = min(top_k, seqs.shape[1])
         return seqs[:, :k], scores[:, :k]
+
+    def dihedral_defined(self) -> bool:
+        """Whether the 8 dihedral transforms of the scene apply (4-D grasps, one overhead camera)."""
+        return self.config.dims == 4 and self.config.obs_config.n_cameras == 1
+
+    @torch.no_grad()
+    def beam_search_dihedral(self, depth: torch.Tensor, bbox: torch.Tensor, beam_width: int = 20, top_k: int = 20
+                             ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Beam search over the 8 mirrored and turned copies of the scene, ranked by their mean log-likelihood.
+
+        The planner is trained on all 8 dihedral transforms of each scene, so each copy is an
+        equally valid view of the same grasping problem.  Each copy's beam proposes ``beam_width``
+        grasps (mapped back to the original frame); every distinct proposal is scored by its
+        log-likelihood averaged over the 8 copies, and the ``top_k`` best are returned, best
+        first, with those mean scores.  Defined for 4-D grasps and a single overhead camera.
+        """
+        if not self.dihedral_defined():
+            raise ValueError("the dihedral ensemble needs a 4-D planner with a single overhead camera "
+                             f"(this one is {self.config.dims}-D with {self.config.obs_config.n_cameras} cameras)")
+        if beam_width < 1 or top_k < 1 or top_k > beam_width:
+            raise ValueError(f"need 1 <= top_k <= beam_width, got top_k={top_k}, beam_width={beam_width}")
+        feats = self.features(depth, bbox)
+        B, nb = feats.shape[0], self.config.n_bins
+        views = [dihedral_features(feats, bbox, k, flip) for k, flip in DIHEDRAL]
+        s = self.embed_features(torch.cat([f for f, _ in views]), torch.cat([b for _, b in views]))  # (8B, E)
+        props, _ = self._beam(s, beam_width, beam_width)  # (8B, w, 4) in each view's frame
+        props = props.reshape(len(DIHEDRAL), B, -1, 4).numpy()
+        back = np.concatenate([dihedral_bins(props[t], *_inverse(k, flip), nb) for t, (k, flip) in enumerate(DIHEDRAL)],
+                              axis=1)  # (B, 8w, 4) original frame
+        out_g = torch.zeros(B, top_k, 4, dtype=torch.long)
+        out_s = torch.full((B, top_k), -torch.inf)
+        s = s.reshape(len(DIHEDRAL), B, -1)
+        for i in range(B):
+            cand = np.unique(back[i], axis=0)  # (c, 4)
+            score = torch.stack([
+                self.log_prob_given_embedding(s[t, i : i + 1], torch.from_numpy(dihedral_bins(cand, k, flip, nb))[None])[0]
+                for t, (k, flip) in enumerate(DIHEDRAL)]).mean(0)
+            # Stable order: score, then bins, so ties break identically on every platform.
+            order = np.lexsort((*cand.T[::-1], -score.numpy()))[:top_k]
+            out_g[i, : len(order)] = torch.from_numpy(cand[order])
+            out_s[i, : len(order)] = score[order]
+        return out_g, out_s
 
     @torch.no_grad()
     def sample(self, depth: torch.Tensor, bbox: torch.Tensor, n: int = 1, generator: torch.Generator | None = None
@@ -257,6 +302,15 @@ class GraspPlanner(nn.Module):
 
 
 # ------------------------------------------------------------------ dihedral augmentation
+#: The 8 dihedral transforms as (quarter turns, mirror) pairs, identity first.
+DIHEDRAL = tuple((k, flip) for flip in (False, True) for k in range(4))
+
+
+def _inverse(k: int, flip: bool) -> tuple[int, bool]:
+    """The transform undoing ``(k, flip)`` (a turn undoes with the opposite turn; a mirrored one is its own inverse)."""
+    return (k, True) if flip else ((4 - k) % 4, False)
+
+
 def dihedral_bins(grasps: np.ndarray, k: int, flip: bool, n_bins: int = 20) -> np.ndarray:
     """Bins of 4-D grasps after the scene is mirrored in x (if ``flip``) then turned ``k`` x 90 degrees.
 

@@ -44,6 +44,8 @@ from grasp_envs.objects import InvalidMeshError
 from grasp_envs.sim.simulator import SimulationError
 
 DATA_GLOB = "grasps-*.npz"
+#: A shard being written; a killed run leaves one behind, and readers skip it.
+TMP_SUFFIX = ".tmp.npz"
 
 
 # ====================================================================== arguments
@@ -128,12 +130,17 @@ class EvaluatorArgs:
     """Adam learning rate (cosine-decayed to 5% over the run)"""
     val_fraction: float = 0.1
     """fraction of objects held out to report validation loss and accuracy"""
+    proposal_repeat: int = 1
+    """times each hand image of a planner proposal is seen per epoch (they are the candidates the
+    evaluator ranks at test time; uniform grasps' failures are mostly easy)"""
     threads: int = 1
     """torch CPU threads"""
     seed: int = 0
     """seed of initialisation, shuffling and augmentation"""
 
     def __post_init__(self) -> None:
+        if self.proposal_repeat < 1:
+            raise ValueError(f"proposal_repeat must be at least 1, got {self.proposal_repeat}")
         if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
             raise ValueError("epochs, batch_size and lr must be positive")
         if not 0.0 <= self.val_fraction < 1.0:
@@ -247,7 +254,7 @@ class _Shard:
         o = meta["observation"]
         hand = (np.concatenate(self.hand_img).astype(np.float32) if self.hand_img
                 else np.zeros((0, o["hand_height"], o["hand_width"]), np.float32))
-        tmp = path.with_name(path.name + ".tmp.npz")
+        tmp = path.with_name(path.name + TMP_SUFFIX)
         np.savez_compressed(
             tmp,
             depth=np.stack(self.depth).astype(np.float32), bbox=np.stack(self.bbox).astype(np.float32),
@@ -281,7 +288,7 @@ def load_data(data: str) -> dict:
                                                   "dataset": meta["dataset"], "env_id": meta["env_id"]}))
             parts.append(arrays)
             continue
-        files = sorted(p.glob(DATA_GLOB)) if p.is_dir() else []
+        files = sorted(f for f in p.glob(DATA_GLOB) if not f.name.endswith(TMP_SUFFIX)) if p.is_dir() else []
         if not files:
             raise FileNotFoundError(f"no labelled data (manifest.json or {DATA_GLOB}) in {p}; create it with "
                                     f"`grasp-envs train generate --out {p}` or `grasp-envs generate --out {p}`")
@@ -448,6 +455,7 @@ def train_evaluator(args: EvaluatorArgs, progress: bool = True) -> Path:
     tr_o, va_o = split_objects(len(objs), args.val_fraction, rng)
     in_val = np.isin(data["hand_object"], objs[va_o])
     tr, va = np.flatnonzero(~in_val), np.flatnonzero(in_val)
+    tr = np.concatenate([tr] + [tr[data["hand_source"][tr] == 1]] * (args.proposal_repeat - 1))
     pos = float(labels[tr].sum())
     pos_weight = torch.tensor((len(tr) - pos) / max(pos, 1.0))
     out = Path(args.out)

@@ -5,8 +5,10 @@
 
 For each of the task's first ``--scenes`` scenes the scene is reset
 once; Random, Centroid, Planner (top-1 of the beam) and Full (evaluator's pick of the top 20)
-each choose a grasp on the same observation (agents reset with the scene index), and all
-choices plus the planner's whole top-20 beam are executed in one batch through
+each choose a grasp on the same observation (agents reset with the scene index), as do
+``planner+d8`` and ``full+d8``, the same networks proposing with the dihedral ensemble
+(:meth:`agents.planner.GraspPlanner.beam_search_dihedral`; 4-D only).  All choices plus each
+proposer's whole top-20 are executed in one batch through
 ``env.unwrapped.evaluate_grasps`` (the same simulation ``step`` runs, without advancing the
 episode).  Prints success with Wilson 95% intervals and the fraction of scenes whose top 20
 holds a success (the issue's coverage target: 96%).  ``--out`` stores every per-scene record so
@@ -29,7 +31,10 @@ from agents import load_agent
 from benchmarks.stats import wilson_interval
 from benchmarks.tasks import get_task
 
-AGENTS = ("random", "centroid", "planner", "full")
+#: Row name -> (built-in agent, extra kwargs).
+VARIANTS = {"random": ("random", {}), "centroid": ("centroid", {}), "planner": ("planner", {}),
+            "full": ("full", {}), "planner+d8": ("planner", {"dihedral": True}),
+            "full+d8": ("full", {"dihedral": True})}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,12 +51,18 @@ def main(argv: list[str] | None = None) -> int:
     task.require_env()
     env = task.make_env()
     scenes = task.scenes()[: args.scenes]
-    kw = {"planner": {}, "full": {}}
-    if args.planner:
-        kw["planner"]["checkpoint"] = kw["full"]["checkpoint"] = args.planner
-    if args.evaluator:
-        kw["full"]["evaluator"] = args.evaluator
-    agents = {name: load_agent(name, env, kw.get(name, {})) for name in AGENTS}
+    names = [n for n in VARIANTS if "+d8" not in n or env.unwrapped.grid.dims == 4]
+    agents = {}
+    for name in names:
+        base, kw = VARIANTS[name]
+        kw = dict(kw)
+        if args.planner and base in ("planner", "full"):
+            kw["checkpoint"] = args.planner
+        if args.evaluator and base == "full":
+            kw["evaluator"] = args.evaluator
+        agents[name] = load_agent(base, env, kw)
+    beams = {"beam": "planner", "beam+d8": "planner+d8"}
+    beams = {b: a for b, a in beams.items() if a in agents}
     records = []
     t0 = time.perf_counter()
     for scene in tqdm(scenes, desc=args.task, unit="scene"):
@@ -61,31 +72,42 @@ def main(argv: list[str] | None = None) -> int:
             if hasattr(agent, "reset"):
                 agent.reset(scene.index)
             actions[name] = np.asarray(agent.act(obs), np.int64)
-        beam = agents["planner"].propose(obs, 20)[0]
-        batch = np.concatenate([np.stack([actions[n] for n in AGENTS]), beam])
+        scores = {b: agents[a.replace("planner", "full")].last_scores.tolist() for b, a in beams.items()}
+        proposals = {b: agents[a].propose(obs, 20) for b, a in beams.items()}
+        log_prob = {b: lp.tolist() for b, (g, lp) in proposals.items()}
+        proposals = {b: g for b, (g, lp) in proposals.items()}
+        batch = np.concatenate([np.stack([actions[n] for n in names]), *proposals.values()])
         out = env.unwrapped.evaluate_grasps(batch)
         ok = out.success.astype(bool)
         rec = {"scene": scene.index, "reset_seed": scene.reset_seed, "object_seed": scene.object_seed,
-               "object": info["object_name"], "actions": {n: actions[n].tolist() for n in AGENTS},
-               "success": {n: bool(ok[i]) for i, n in enumerate(AGENTS)},
-               "rejection": {n: int(out.rejection[i]) for i, n in enumerate(AGENTS)},
-               "beam": beam.tolist(), "beam_success": ok[len(AGENTS):].tolist()}
+               "object": info["object_name"], "actions": {n: actions[n].tolist() for n in names},
+               "success": {n: bool(ok[i]) for i, n in enumerate(names)},
+               "rejection": {n: int(out.rejection[i]) for i, n in enumerate(names)}}
+        start = len(names)
+        for b, g in proposals.items():
+            rec[b] = g.tolist()
+            rec[f"{b}_success"] = ok[start : start + len(g)].tolist()
+            rec[f"{b}_rejection"] = out.rejection[start : start + len(g)].astype(int).tolist()
+            rec[f"{b}_log_prob"] = log_prob[b]
+            rec[f"{b}_evaluator"] = scores[b]  # the full agent's evaluator scores of the same top 20
+            start += len(g)
         records.append(rec)
     env.close()
     n = len(records)
     rows = {}
     print(f"{args.task}: first {n} scenes, {time.perf_counter() - t0:.0f} s")
     print("| agent | success | Wilson 95% CI | rejected |\n|---|---|---|---|")
-    for name in AGENTS:
+    for name in names:
         k = sum(r["success"][name] for r in records)
         lo, hi = wilson_interval(k, n)
         rej = sum(r["rejection"][name] != 0 for r in records)
         rows[name] = {"successes": k, "success": k / n, "ci95": [lo, hi], "rejected": rej}
         print(f"| {name} | {k / n:.3f} ({k}/{n}) | [{lo:.3f}, {hi:.3f}] | {rej} |")
-    cov = sum(any(r["beam_success"]) for r in records)
-    lo, hi = wilson_interval(cov, n)
-    rows["top20_coverage"] = {"successes": cov, "success": cov / n, "ci95": [lo, hi]}
-    print(f"| top-20 beam holds a success | {cov / n:.3f} ({cov}/{n}) | [{lo:.3f}, {hi:.3f}] | |")
+    for b in beams:
+        cov = sum(any(r[f"{b}_success"]) for r in records)
+        lo, hi = wilson_interval(cov, n)
+        rows[f"top20_coverage{b[4:]}"] = {"successes": cov, "success": cov / n, "ci95": [lo, hi]}
+        print(f"| top-20 {b} holds a success | {cov / n:.3f} ({cov}/{n}) | [{lo:.3f}, {hi:.3f}] | |")
     if args.out:
         path = Path(args.out)
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import grasp_envs  # noqa: F401
-from agents.planner import (GraspPlanner, PlannerConfig, dihedral_bins, dihedral_features)
+from agents.planner import (DIHEDRAL, GraspPlanner, PlannerConfig, _inverse, dihedral_bins, dihedral_features)
 from grasp_envs.grid import GraspGrid
 from grasp_envs.sim.simulator import mat_to_quat, quat_to_mat
 
@@ -158,3 +158,55 @@ def test_quarter_turn_matches_the_simulated_turned_scene(env):
     after = base.evaluate_grasps(dihedral_bins(cand, 1, False))
     assert np.array_equal(before.rejection, after.rejection)
     assert (before.success == after.success).mean() >= 0.97
+
+
+# ---------------------------------------------------------------- dihedral ensemble at test time
+def test_dihedral_inverse_undoes_every_transform():
+    g = np.random.default_rng(1).integers(0, 20, (64, 4))
+    assert len(set(DIHEDRAL)) == 8 and DIHEDRAL[0] == (0, False)
+    for k, flip in DIHEDRAL:
+        assert np.array_equal(dihedral_bins(dihedral_bins(g, k, flip), *_inverse(k, flip)), g)
+
+
+def test_dihedral_ensemble_scores_are_mean_view_log_likelihoods(scene):
+    p = planner(seed=2)
+    grasps, scores = p.beam_search_dihedral(*scene, beam_width=20, top_k=20)
+    g = grasps[0].numpy()
+    assert len(np.unique(g, axis=0)) == 20
+    assert torch.all(scores[0, :-1] >= scores[0, 1:])
+    feats = p.features(*scene)
+    with torch.no_grad():
+        per_view = []
+        for k, flip in DIHEDRAL:
+            f, b = dihedral_features(feats, scene[1], k, flip)
+            per_view.append(p.log_prob_given_embedding(p.embed_features(f, b), torch.from_numpy(dihedral_bins(g, k, flip))[None])[0])
+    assert torch.allclose(torch.stack(per_view).mean(0), scores[0], atol=1e-5)
+    # The identity view's beam is among the candidates, so the plain beam's best grasp scores no
+    # higher under the ensemble than the ensemble's own best.
+    plain = p.beam_search(*scene, beam_width=20, top_k=1)[0][0].numpy()
+    with torch.no_grad():
+        plain_score = torch.stack([
+            p.log_prob_given_embedding(p.embed_features(*dihedral_features(feats, scene[1], k, flip)),
+                                       torch.from_numpy(dihedral_bins(plain, k, flip))[None])[0]
+            for k, flip in DIHEDRAL]).mean(0)
+    assert plain_score.item() <= scores[0, 0].item() + 1e-5
+
+
+def test_dihedral_ensemble_is_invariant_to_turning_the_scene(scene):
+    """Turning the observation a quarter turn turns the ensemble's proposals with it."""
+    p = planner(seed=4)
+    depth, bbox = scene
+    b = bbox.clone()
+    centre, half = (b[:, :3] + b[:, 3:]) / 2, (b[:, 3:] - b[:, :3]) / 2
+    half = half[:, [1, 0, 2]]
+    turned_bbox = torch.cat([centre - half, centre + half], dim=1)
+    turned_depth = torch.rot90(depth, 1, dims=(-2, -1))
+    g0, s0 = p.beam_search_dihedral(depth, bbox)
+    g1, s1 = p.beam_search_dihedral(turned_depth, turned_bbox)
+    assert torch.allclose(s0, s1, atol=1e-4)
+    assert np.array_equal(dihedral_bins(g0[0, :5].numpy(), 1, False), g1[0, :5].numpy())
+
+
+def test_dihedral_ensemble_refuses_6d(scene):
+    with pytest.raises(ValueError, match="4-D planner"):
+        planner(dims=6).beam_search_dihedral(*scene)

@@ -31,6 +31,8 @@ def test_recipe_steps_as_subprocesses(tmp_path):
     data, run = tmp_path / "data", tmp_path / "run"
     r = cli("train", "generate", "--out", str(data), "--objects", "3", "--candidates", "300", "--shard-objects", "2")
     assert r.returncode == 0, r.stderr
+    # A run killed mid-write leaves a partial temporary shard; readers skip it.
+    (data / "grasps-000000000-00002.npz.tmp.npz").write_bytes(b"PK\x03\x04 truncated")
     d = load_data(str(data))
     assert len(d["depth"]) == 3 and d["depth"].shape[1:] == (1, 64, 64)
     assert list(d["scene_seed"]) == [0, 1, 2]
@@ -47,7 +49,8 @@ def test_recipe_steps_as_subprocesses(tmp_path):
     planner = load_checkpoint(run / "planner", kind="planner")
     assert planner.config.embed == 16 and planner.checkpoint_meta["steps"] >= 1
     assert any((run / "tb").iterdir())  # TensorBoard event file
-    r = cli("train", "evaluator", "--data", str(data), "--out", str(run), "--epochs", "1", "--val-fraction", "0")
+    r = cli("train", "evaluator", "--data", str(data), "--out", str(run), "--epochs", "1", "--val-fraction", "0",
+            "--proposal-repeat", "3")
     assert r.returncode == 0, r.stderr
     load_checkpoint(run / "evaluator", kind="evaluator")
 
