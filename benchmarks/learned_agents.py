@@ -11,8 +11,9 @@ each choose a grasp on the same observation (agents reset with the scene index),
 proposer's whole top-20 are executed in one batch through
 ``env.unwrapped.evaluate_grasps`` (the same simulation ``step`` runs, without advancing the
 episode).  Prints success with Wilson 95% intervals and the fraction of scenes whose top 20
-holds a success (the issue's coverage target: 96%).  ``--out`` stores every per-scene record so
-the figures can be recomputed.  ``grasp-envs evaluate --agent planner|full`` gives the same
+holds a success (the issue's coverage target: 96%).  ``--uniform N`` adds N uniform grasps per
+scene and reports how many scenes have any success at all: the ceiling the agents stand against.
+``--out`` stores every per-scene record so the figures can be recomputed.  ``grasp-envs evaluate --agent planner|full`` gives the same
 agents' leaderboard figures episode by episode.
 """
 
@@ -44,6 +45,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--planner", default="", help="planner checkpoint stem (default: shipped)")
     p.add_argument("--evaluator", default="", help="evaluator checkpoint stem (default: shipped)")
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--uniform", type=int, default=0,
+                   help="also execute this many uniformly random grasps per scene (seeded by the scene index) and "
+                        "report the fraction of scenes where any executed grasp succeeds: a lower bound on how "
+                        "many objects can be grasped at all, the ceiling against which the agents stand")
     p.add_argument("--out", default="", help="write per-scene records and the summary as JSON")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -76,7 +81,9 @@ def main(argv: list[str] | None = None) -> int:
         proposals = {b: agents[a].propose(obs, 20) for b, a in beams.items()}
         log_prob = {b: lp.tolist() for b, (g, lp) in proposals.items()}
         proposals = {b: g for b, (g, lp) in proposals.items()}
-        batch = np.concatenate([np.stack([actions[n] for n in names]), *proposals.values()])
+        uniform = np.random.default_rng([scene.index, 0x0F1A]).integers(
+            0, env.unwrapped.grid.n_bins, (args.uniform, env.unwrapped.grid.dims))
+        batch = np.concatenate([np.stack([actions[n] for n in names]), *proposals.values(), uniform])
         out = env.unwrapped.evaluate_grasps(batch)
         ok = out.success.astype(bool)
         rec = {"scene": scene.index, "reset_seed": scene.reset_seed, "object_seed": scene.object_seed,
@@ -91,6 +98,8 @@ def main(argv: list[str] | None = None) -> int:
             rec[f"{b}_log_prob"] = log_prob[b]
             rec[f"{b}_evaluator"] = scores[b]  # the full agent's evaluator scores of the same top 20
             start += len(g)
+        rec["uniform_successes"] = int(ok[start:].sum())
+        rec["graspable"] = bool(ok.any())
         records.append(rec)
     env.close()
     n = len(records)
@@ -108,6 +117,12 @@ def main(argv: list[str] | None = None) -> int:
         lo, hi = wilson_interval(cov, n)
         rows[f"top20_coverage{b[4:]}"] = {"successes": cov, "success": cov / n, "ci95": [lo, hi]}
         print(f"| top-20 {b} holds a success | {cov / n:.3f} ({cov}/{n}) | [{lo:.3f}, {hi:.3f}] | |")
+    if args.uniform:
+        g = sum(r["graspable"] for r in records)
+        lo, hi = wilson_interval(g, n)
+        rows["graspable"] = {"successes": g, "success": g / n, "ci95": [lo, hi], "uniform": args.uniform}
+        print(f"| any of {args.uniform} uniform grasps or the above succeeds | {g / n:.3f} ({g}/{n}) | "
+              f"[{lo:.3f}, {hi:.3f}] | |")
     if args.out:
         path = Path(args.out)
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -287,3 +287,24 @@ def test_fig8_curve_from_simulated_proposals(tmp_path, monkeypatch):
     assert all(p.exists() for p in written) and "| fraction |" in (tmp_path / f"fig8_{task.name}.md").read_text()
     with pytest.raises(ValueError, match="has no propose"):
         paper.topn_records(task.name, "random", k=2, n_scenes=1, progress=False)
+
+
+def test_learned_agents_benchmark_records_what_it_reports(tmp_path, capsys):
+    """One scene: every agent row, both proposers' top 20 with outcomes, and the uniform ceiling."""
+    from benchmarks import learned_agents
+
+    out = tmp_path / "la.json"
+    assert learned_agents.main(["--task", "random-4d-test-v0", "--scenes", "1", "--uniform", "30",
+                                "--out", str(out)]) == 0
+    d = json.loads(out.read_text())
+    (rec,) = d["records"]
+    assert set(rec["success"]) == set(learned_agents.VARIANTS)
+    for b in ("beam", "beam+d8"):
+        assert len(rec[b]) == len(rec[f"{b}_success"]) == len(rec[f"{b}_evaluator"]) == 20
+        assert all(a >= b_ for a, b_ in zip(rec[f"{b}_log_prob"], rec[f"{b}_log_prob"][1:]))
+    # The planner's pick is its beam's first grasp, so their outcomes agree.
+    assert rec["actions"]["planner"] == rec["beam"][0] and rec["success"]["planner"] == rec["beam_success"][0]
+    assert rec["graspable"] == (any(rec["success"].values()) or any(rec["beam_success"])
+                                or any(rec["beam+d8_success"]) or rec["uniform_successes"] > 0)
+    assert d["summary"]["graspable"]["uniform"] == 30
+    assert "top-20 beam+d8 holds a success" in capsys.readouterr().out
