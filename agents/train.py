@@ -130,6 +130,10 @@ class EvaluatorArgs:
     """Adam learning rate (cosine-decayed to 5% over the run)"""
     val_fraction: float = 0.1
     """fraction of objects held out to report validation loss and accuracy"""
+    channels: tuple[int, ...] = (32, 64, 64)
+    """CNN channels"""
+    hidden: int = 128
+    """dense units before the sigmoid"""
     proposal_repeat: int = 1
     """times each hand image of a planner proposal is seen per epoch (they are the candidates the
     evaluator ranks at test time; uniform grasps' failures are mostly easy)"""
@@ -449,7 +453,8 @@ def train_evaluator(args: EvaluatorArgs, progress: bool = True) -> Path:
         raise ValueError(f"the data in {args.data} needs hand images of both successes and failures; "
                          f"generate more objects")
     obs = data["meta"]["observation"]
-    model = GraspEvaluator(EvaluatorConfig(height=imgs.shape[1], width=imgs.shape[2], standoff=obs["hand_standoff"]))
+    model = GraspEvaluator(EvaluatorConfig(height=imgs.shape[1], width=imgs.shape[2], standoff=obs["hand_standoff"],
+                                           channels=args.channels, hidden=args.hidden))
     model.train()
     objs = np.unique(data["hand_object"])
     tr_o, va_o = split_objects(len(objs), args.val_fraction, rng)

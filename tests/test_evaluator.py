@@ -137,7 +137,7 @@ def test_agent_refuses_mismatched_env(ckpts):
 def test_shipped_checkpoints_load_through_load_agent(env):
     assert BUILTIN_AGENTS["planner"] == "agents.full:PlannerAgent"
     assert BUILTIN_AGENTS["full"] == "agents.full:FullAgent"
-    for name in ("planner_4d", "evaluator_4d"):
+    for name in ("planner_4d", "evaluator_4d", "planner_6d", "evaluator_6d"):
         stem = shipped(name)
         size = stem.with_suffix(".pt").stat().st_size
         assert size < 8 * 2**20, f"{name} is {size / 2**20:.1f} MB; keep shipped checkpoints a few MB"
@@ -145,5 +145,10 @@ def test_shipped_checkpoints_load_through_load_agent(env):
     obs, _ = env.reset(seed=1)
     assert env.action_space.contains(agent.act(obs))
     assert env.action_space.contains(load_agent("planner", env).act(obs))
+    env6 = gym.make("grasp_envs/GraspRandom6D-v0")
+    obs6, _ = env6.reset(seed=1)
+    full6 = load_agent("full", env6)
+    assert full6.planner.config.dims == 6 and env6.action_space.contains(full6.act(obs6))
+    env6.close()
     with pytest.raises(CheckpointError, match="no shipped checkpoint 'planner_5d'"):
         shipped("planner_5d")
