@@ -67,8 +67,13 @@ class GenerateArgs:
     """scene ``i`` is ``env.reset(seed=seed + i)`` on the train split"""
     shard_objects: int = 100
     """objects per written shard (``grasps-SEED-NNNNN.npz``)"""
+    workers: int = 1
+    """processes labelling contiguous blocks of the scene seeds side by side; the data read back is
+    the same for any number (each scene's grasps are drawn from its own seed)"""
 
     def __post_init__(self) -> None:
+        if self.workers < 1:
+            raise ValueError(f"workers must be at least 1, got {self.workers}")
         if self.shard_objects < 1:
             raise ValueError(f"shard_objects must be positive, got {self.shard_objects}")
         if self.objects < 1 or self.candidates < 1 or self.hand_failures < 0:
@@ -169,6 +174,8 @@ class RecipeArgs:
     """evaluator epochs"""
     episodes: int = 200
     """seeded test-split episodes per agent in the final evaluation"""
+    workers: int = 1
+    """labelling processes (``grasp-envs train generate --workers``)"""
     threads: int = 1
     """torch CPU threads"""
     seed: int = 0
@@ -176,14 +183,15 @@ class RecipeArgs:
 
 
 # ====================================================================== data
-def generate(args: GenerateArgs, progress: bool = True) -> Path:
+def generate(args: GenerateArgs, progress: bool = True, position: int = 0) -> Path:
     """Label ``args.objects`` train objects in simulation; write shards ``args.out/grasps-*.npz``."""
+    if args.workers > 1:
+        return _generate_parallel(args, progress)
     torch.set_num_threads(1)
     env = gym.make(args.env_id, split="train")
     base = env.unwrapped
     dims = base.grid.dims
     planner = load_checkpoint(args.planner, kind="planner") if args.planner else None
-    rng = np.random.default_rng(np.random.SeedSequence([args.seed, 0xDA7A]))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     meta = {"args": dataclasses.asdict(args), "dims": dims, "observation": base.obs_config.to_dict()}
@@ -191,7 +199,7 @@ def generate(args: GenerateArgs, progress: bool = True) -> Path:
     n_shards = 0
     it = range(args.objects)
     if progress:
-        it = tqdm(it, desc="labelling objects", unit="obj")
+        it = tqdm(it, desc="labelling objects" + (f" [{position}]" if position else ""), unit="obj", position=position)
     t0 = time.perf_counter()
     skipped = []
     for i in it:
@@ -204,6 +212,7 @@ def generate(args: GenerateArgs, progress: bool = True) -> Path:
             warnings.warn(f"scene seed {args.seed + i} skipped: {exc}", stacklevel=1)
             continue
         j = buf.add_object(obs, info["object_seed"], args.seed + i)
+        rng = np.random.default_rng(np.random.SeedSequence([args.seed + i, 0xDA7A]))  # this scene's own stream
         cand = rng.integers(0, base.grid.n_bins, size=(args.candidates, dims))
         ok = base.evaluate_grasps(cand).success
         buf.add_successes(j, cand[ok])
@@ -226,6 +235,25 @@ def generate(args: GenerateArgs, progress: bool = True) -> Path:
             buf = _Shard()
     env.close()
     return out
+
+
+def _generate_parallel(args: GenerateArgs, progress: bool) -> Path:
+    """Split the scene seeds into ``args.workers`` contiguous blocks and label them in processes.
+
+    Shard names carry each block's first seed, so reading the directory back (sorted names)
+    gives the objects in seed order, as one process would have written them.
+    """
+    import concurrent.futures as cf
+    import multiprocessing as mp
+
+    sizes = [len(b) for b in np.array_split(np.arange(args.objects), min(args.workers, args.objects))]
+    starts = np.cumsum([0] + sizes[:-1])
+    blocks = [dataclasses.replace(args, seed=args.seed + int(a), objects=n, workers=1) for a, n in zip(starts, sizes)]
+    with cf.ProcessPoolExecutor(len(blocks), mp_context=mp.get_context("spawn")) as pool:
+        futures = [pool.submit(generate, b, progress, w) for w, b in enumerate(blocks)]
+        for f in futures:
+            f.result()  # re-raises a worker's error here
+    return Path(args.out)
 
 
 class _Shard:
@@ -539,7 +567,7 @@ def recipe(args: RecipeArgs, progress: bool = True) -> dict:
     t = {}
     t0 = time.perf_counter()
     generate(GenerateArgs(out=str(out / "data"), env_id=args.env_id, objects=args.objects,
-                          candidates=args.candidates, seed=args.seed), progress)
+                          candidates=args.candidates, seed=args.seed, workers=args.workers), progress)
     t["generate_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     dims = int(gym.spec(args.env_id).kwargs.get("dims", 4))
@@ -549,7 +577,7 @@ def recipe(args: RecipeArgs, progress: bool = True) -> dict:
     t0 = time.perf_counter()
     generate(GenerateArgs(out=str(out / "data_eval"), env_id=args.env_id, objects=args.evaluator_objects,
                           candidates=max(1, args.candidates // 4), planner=str(planner),
-                          seed=args.seed + args.objects), progress)
+                          seed=args.seed + args.objects, workers=args.workers), progress)
     t["generate_evaluator_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     evaluator = train_evaluator(EvaluatorArgs(data=f"{out / 'data'},{out / 'data_eval'}", out=str(out),
