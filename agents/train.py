@@ -93,7 +93,7 @@ class PlannerArgs:
     """objects per batch (each contributes all of its successful grasps, stacked)"""
     max_grasps: int = 64
     """at most this many successful grasps per object per batch (a random subset beyond it)"""
-    lr: float = 1e-3
+    lr: float = 2e-3
     """Adam learning rate (cosine-decayed to 5% over the run)"""
     weight_decay: float = 1e-5
     """Adam L2 penalty"""
@@ -101,11 +101,11 @@ class PlannerArgs:
     """random dihedral transform (8-fold: mirror and quarter turns) of image and bins per batch; 4-D only"""
     val_fraction: float = 0.1
     """fraction of objects held out to report validation NLL"""
-    embed: int = 256
+    embed: int = 384
     """planner embedding size"""
-    head_hidden: int = 128
+    head_hidden: int = 256
     """hidden units per grasp-dimension sub-network"""
-    channels: tuple[int, ...] = (32, 64, 64, 64)
+    channels: tuple[int, ...] = (32, 64, 128, 128)
     """CNN channels"""
     threads: int = 1
     """torch CPU threads"""
@@ -127,7 +127,7 @@ class EvaluatorArgs:
     """directory written by ``grasp-envs train generate`` (several may be given, comma separated)"""
     out: str = "runs/evaluator"
     """run directory: checkpoint ``OUT/evaluator.{pt,json}``, TensorBoard logs ``OUT/tb``"""
-    epochs: int = 20
+    epochs: int = 6
     """passes over the hand images"""
     batch_size: int = 256
     """hand images per batch"""
@@ -135,11 +135,11 @@ class EvaluatorArgs:
     """Adam learning rate (cosine-decayed to 5% over the run)"""
     val_fraction: float = 0.1
     """fraction of objects held out to report validation loss and accuracy"""
-    channels: tuple[int, ...] = (32, 64, 64)
+    channels: tuple[int, ...] = (32, 64, 128)
     """CNN channels"""
-    hidden: int = 128
+    hidden: int = 256
     """dense units before the sigmoid"""
-    proposal_repeat: int = 1
+    proposal_repeat: int = 4
     """times each hand image of a planner proposal is seen per epoch (they are the candidates the
     evaluator ranks at test time; uniform grasps' failures are mostly easy)"""
     threads: int = 1
@@ -162,15 +162,16 @@ class RecipeArgs:
     """run directory: ``OUT/data``, ``OUT/planner``, ``OUT/evaluator``, ``OUT/results.json``"""
     env_id: str = "grasp_envs/GraspRandom4D-v0"
     """environment to train and evaluate on"""
-    objects: int = 1500
+    objects: int = 10000
     """train objects labelled for the planner"""
-    candidates: int = 120
+    candidates: int = 150
     """uniform grasps per object"""
-    evaluator_objects: int = 500
-    """further train objects on which the trained planner's top-20 is labelled for the evaluator"""
+    evaluator_objects: int = 1400
+    """further train objects on which the trained planner's top-20 (and 30 uniform grasps) are labelled
+    for the evaluator"""
     planner_epochs: int = 30
     """planner epochs"""
-    evaluator_epochs: int = 20
+    evaluator_epochs: int = 6
     """evaluator epochs"""
     episodes: int = 200
     """seeded test-split episodes per agent in the final evaluation"""
@@ -576,7 +577,7 @@ def recipe(args: RecipeArgs, progress: bool = True) -> dict:
     t["planner_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     generate(GenerateArgs(out=str(out / "data_eval"), env_id=args.env_id, objects=args.evaluator_objects,
-                          candidates=max(1, args.candidates // 4), planner=str(planner),
+                          candidates=30, hand_failures=4, planner=str(planner),
                           seed=args.seed + args.objects, workers=args.workers), progress)
     t["generate_evaluator_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
