@@ -308,3 +308,27 @@ def test_learned_agents_benchmark_records_what_it_reports(tmp_path, capsys):
                                 or any(rec["beam+d8_success"]) or rec["uniform_successes"] > 0)
     assert d["summary"]["graspable"]["uniform"] == 30
     assert "top-20 beam+d8 holds a success" in capsys.readouterr().out
+
+
+def test_graspable_benchmark_stops_at_a_first_success_that_replays(tmp_path):
+    from benchmarks import graspable
+
+    out = tmp_path / "g.json"
+    assert graspable.main(["--task", "random-4d-test-v0", "--scenes", "2", "--budget", "300", "--batch", "50",
+                           "--out", str(out)]) == 0
+    d = json.loads(out.read_text())
+    task = get_task("random-4d-test-v0")
+    env = task.make_env()
+    for rec, scene in zip(d["records"], task.scenes()):
+        assert rec["tried"] <= 300 and rec["tried"] % 50 == 0
+        if rec["first_success"] is None:
+            assert rec["tried"] == 300
+            continue
+        k = rec["first_success"]
+        assert rec["tried"] == 50 * -(-k // 50)  # stopped after the batch holding the success
+        grasps = np.random.default_rng([scene.index, 0x6A5B]).integers(0, 20, (rec["tried"], 4))
+        env.reset(seed=scene.reset_seed, options={"object_seed": scene.object_seed})
+        ok = env.unwrapped.evaluate_grasps(grasps[:k]).success
+        assert ok[k - 1] and not ok[: k - 1].any()
+    env.close()
+    assert d["summary"]["graspable"] == sum(r["first_success"] is not None for r in d["records"]) / 2
