@@ -7,9 +7,10 @@
 ``process`` builds a local mirror of the development YCB meshes (../shared/data) in the upstream
 archive layout and runs the real downloader on it (``grasp-envs download ycb --mirror DIR``),
 timing fetch+verify and convex decomposition.  ``baselines`` evaluates the paper's Random and
-Centroid baselines on every downloaded object of a set, both splits pooled, ``scenes-per-object``
-seeded scenes each, and prints Wilson 95% intervals beside the paper's YCB figures (Random 0.26,
-Centroid 0.54).  ``bank`` builds a primitive bank from the development meshes and compares it, and
+Centroid baselines (and, with ``--agents``, the shipped planner and planner + evaluator) on every
+downloaded object of a set, both splits pooled, ``scenes-per-object`` seeded scenes each, and
+prints Wilson 95% intervals beside the paper's YCB figures (Random 0.26, Centroid 0.54, Planner
+0.89, Full 0.92).  ``bank`` builds a primitive bank from the development meshes and compares it, and
 the procedural objects it yields, with the embedded default bank, including Centroid success.
 """
 
@@ -26,7 +27,7 @@ import numpy as np
 from tqdm import tqdm
 
 import grasp_envs  # noqa: F401
-from agents import CentroidAgent, RandomAgent
+from agents import CentroidAgent, load_agent
 from benchmarks.stats import wilson_interval
 from grasp_envs.objects import PrimitiveBank, default_bank, generate_random_object
 from grasp_envs.objects.datasets import load_index, split_of
@@ -35,7 +36,7 @@ from grasp_envs.objects.mesh_import import DecompositionConfig
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data"
 #: Tobin et al. 2017, Fig. 6, YCB column.
-PAPER_YCB = {"random": 0.26, "centroid": 0.54}
+PAPER_YCB = {"random": 0.26, "centroid": 0.54, "planner": 0.89, "full": 0.92}
 ENV_NAMES = {"ycb": "YCB", "scanned": "Scanned"}
 
 
@@ -85,33 +86,35 @@ def cmd_baselines(args) -> int:
     graspable = [o for o, e in index["objects"].items() if e["graspable"]]
     rows = []
     for dims in args.dims:
-        for agent_name in ("random", "centroid"):
+        for agent_name in args.agents:
             records = []
             for split in ("train", "test"):
                 ids = [o for o in graspable if split_of(o) == split]
                 if not ids:
                     continue
                 env = gym.make(f"grasp_envs/Grasp{name}{dims}D-v0", root=str(args.root), object_ids=ids, split=split)
-                agent = RandomAgent(env) if agent_name == "random" else CentroidAgent(env)
+                agent = load_agent(agent_name, env)  # planner / full: the shipped checkpoints
                 n = len(env.unwrapped.object_ids)
                 for k in tqdm(range(n * args.scenes_per_object), desc=f"{name}{dims}D {agent_name} {split}", leave=False):
                     seed = args.seed + k
                     obs, info = env.reset(seed=seed, options={"object_seed": k % n})
-                    agent.reset(seed)
+                    if hasattr(agent, "reset"):
+                        agent.reset(seed)
                     _, reward, _, _, info = env.step(agent.act(obs))
                     records.append({"object": info["object_name"], "seed": seed, "reward": reward,
                                     "rejection": info["rejection"]})
                 env.close()
             k = int(sum(r["reward"] for r in records))
             rows.append((dims, agent_name, k, len(records), collections.Counter(r["rejection"] for r in records), records))
-    print(f"Random and Centroid on {len(graspable)} graspable {args.env} objects, {args.scenes_per_object} seeded "
+    print(f"{', '.join(args.agents)} on {len(graspable)} graspable {args.env} objects, {args.scenes_per_object} seeded "
           f"scenes each (both splits pooled; seeds {args.seed}+):")
     print("| env | agent | success | 95% CI | paper (YCB) | rejected: table / object / air |")
     print("|---|---|---|---|---|---|")
     for dims, agent_name, k, n, rej, _ in rows:
         lo, hi = wilson_interval(k, n)
         print(f"| Grasp{name}{dims}D | {agent_name} | {k / n:.3f} ({k}/{n}) | [{lo:.3f}, {hi:.3f}] | "
-              f"{PAPER_YCB[agent_name]:.2f} | {rej.get('penetrates_table', 0)} / {rej.get('penetrates_object', 0)} / "
+              f"{f'{PAPER_YCB[agent_name]:.2f}' if dims == 4 else 'n/a (4-D only)'} | "
+              f"{rej.get('penetrates_table', 0)} / {rej.get('penetrates_object', 0)} / "
               f"{rej.get('closes_on_air', 0)} |")
     if args.per_object:
         for dims, agent_name, *_, records in rows:
@@ -187,6 +190,8 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--env", choices=sorted(ENV_NAMES), default="ycb")
     b.add_argument("--dims", type=int, nargs="+", default=[4, 6], choices=[4, 6])
     b.add_argument("--scenes-per-object", type=int, default=2)
+    b.add_argument("--agents", nargs="+", default=["random", "centroid"], choices=["random", "centroid", "planner", "full"],
+                   help="planner and full use the shipped checkpoints (trained on random objects only)")
     b.add_argument("--seed", type=int, default=0)
     b.add_argument("--per-object", action="store_true")
     b.set_defaults(func=cmd_baselines)

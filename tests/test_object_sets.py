@@ -17,7 +17,7 @@ import grasp_envs  # noqa: F401
 from grasp_envs.envs.object_sets import find_shapenet_models
 from grasp_envs.objects import InvalidMeshError, PrimitiveBank, generate_random_object
 from grasp_envs.objects.bank_builder import build_bank, find_meshes
-from grasp_envs.objects.datasets import get_dataset, split_of
+from grasp_envs.objects.datasets import get_dataset, load_index, split_of
 from grasp_envs.objects.download import download_dataset
 from grasp_envs.objects.mesh_import import (
     DecompositionConfig,
@@ -154,9 +154,20 @@ def _check_loads_and_settles(root: Path, ids: list[str], seeds: int) -> None:
         env.close()
 
 
-def test_quick_ycb_objects_load_and_settle_without_penetration(shared_data, tmp_path):
+def test_quick_ycb_objects_load_and_settle_without_penetration(shared_data, tmp_path, capsys):
     _process_ycb(shared_data, tmp_path / "root", QUICK_YCB)
     _check_loads_and_settles(tmp_path / "root", QUICK_YCB, seeds=2)
+    # The YCB benchmark runs the shipped learned agents beside the baselines, one row each.
+    from benchmarks import object_sets
+
+    assert object_sets.main(["baselines", "--root", str(tmp_path / "root"), "--dims", "4", "6",
+                             "--scenes-per-object", "1", "--agents", "centroid", "full"]) == 0
+    out = capsys.readouterr().out
+    n = sum(e["graspable"] for e in load_index("ycb", tmp_path / "root")["objects"].values())
+    rows = [line for line in out.splitlines() if line.startswith("| GraspYCB")]
+    assert [r.split(" | ")[1] for r in rows] == ["centroid", "full", "centroid", "full"]
+    assert "| 0.92 |" in rows[1] and "n/a (4-D only)" in rows[3]
+    assert all(f"/{n})" in r for r in rows)  # every graspable object once
 
 
 @pytest.mark.slow
