@@ -125,6 +125,36 @@ def cmd_baselines(args) -> int:
     return 0
 
 
+def cmd_graspable(args) -> int:
+    """Per object: how many scenes any of up to ``--budget`` uniform grasps lifts (benchmarks.graspable)."""
+    from benchmarks.graspable import first_success
+
+    name = ENV_NAMES[args.env]
+    index = load_index(args.env, args.root)
+    graspable = [o for o, e in index["objects"].items() if e["graspable"]]
+    per: dict[str, list[bool]] = collections.defaultdict(list)
+    for split in ("train", "test"):
+        ids = [o for o in graspable if split_of(o) == split]
+        if not ids:
+            continue
+        env = gym.make(f"grasp_envs/Grasp{name}{args.dims}D-v0", root=str(args.root), object_ids=ids, split=split)
+        grid, n = env.unwrapped.grid, len(env.unwrapped.object_ids)
+        for k in tqdm(range(n * args.scenes_per_object), desc=f"{name}{args.dims}D graspable {split}", leave=False):
+            _, info = env.reset(seed=args.seed + k, options={"object_seed": k % n})
+            rng = np.random.default_rng([args.seed + k, 0x6A5B])
+            first, _ = first_success(env, grid.n_bins, grid.dims, args.budget, 100, rng)
+            per[info["object_name"]].append(first is not None)
+        env.close()
+    hits = sum(sum(v) for v in per.values())
+    total = sum(len(v) for v in per.values())
+    lo, hi = wilson_interval(hits, total)
+    never = sorted(o.split("/")[-1] for o, v in per.items() if not any(v))
+    print(f"{name}{args.dims}D, {len(per)} graspable objects x {args.scenes_per_object} scenes, up to {args.budget} "
+          f"uniform grasps each: {hits / total:.3f} ({hits}/{total}) [{lo:.3f}, {hi:.3f}] of the scenes have a success")
+    print(f"objects with no success in any scene ({len(never)}): {', '.join(never) or 'none'}")
+    return 0
+
+
 def _bank_stats(bank: PrimitiveBank) -> str:
     ext = np.array([np.sort(np.ptp(bank.part(j), axis=0)) for j in range(len(bank))])
     nv = np.diff(bank.offsets)
@@ -195,6 +225,14 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--seed", type=int, default=0)
     b.add_argument("--per-object", action="store_true")
     b.set_defaults(func=cmd_baselines)
+    g = sub.add_parser("graspable", help="fraction of an object set's scenes that any uniform grasp lifts")
+    g.add_argument("--root", type=Path, required=True)
+    g.add_argument("--env", choices=sorted(ENV_NAMES), default="ycb")
+    g.add_argument("--dims", type=int, default=4, choices=[4, 6])
+    g.add_argument("--scenes-per-object", type=int, default=2)
+    g.add_argument("--budget", type=int, default=2000)
+    g.add_argument("--seed", type=int, default=0)
+    g.set_defaults(func=cmd_graspable)
     c = sub.add_parser("bank", help="primitive bank from the dev meshes vs the default bank")
     c.add_argument("--out", type=Path, required=True)
     c.add_argument("--workers", type=int, default=2)

@@ -168,6 +168,11 @@ def test_quick_ycb_objects_load_and_settle_without_penetration(shared_data, tmp_
     assert [r.split(" | ")[1] for r in rows] == ["centroid", "full", "centroid", "full"]
     assert "| 0.92 |" in rows[1] and "n/a (4-D only)" in rows[3]
     assert all(f"/{n})" in r for r in rows)  # every graspable object once
+    assert object_sets.main(["graspable", "--root", str(tmp_path / "root"), "--scenes-per-object", "1",
+                             "--budget", "200"]) == 0
+    out = capsys.readouterr().out
+    assert f"YCB4D, {n} graspable objects x 1 scenes, up to 200 uniform grasps each" in out
+    assert "objects with no success in any scene" in out
 
 
 @pytest.mark.slow
