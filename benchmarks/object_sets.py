@@ -80,30 +80,50 @@ def cmd_process(args) -> int:
     return 0
 
 
+def _graspable_ids(args) -> list[str]:
+    index = load_index(args.env, args.root)
+    return [o for o, e in index["objects"].items() if e["graspable"]]
+
+
+def _pooled_scenes(args, graspable: list[str], dims: int, label: str):
+    """Every object of ``graspable``, both splits pooled, ``scenes_per_object`` seeded scenes each.
+
+    Yields ``(env, seed, observation, info)`` after each reset; scene ``k`` of a split uses
+    ``reset(seed=args.seed + k)`` and its object ``k % n``, so every command sees the same scenes.
+    A split's env is made before its first scene and closed after its last.
+    """
+    name = ENV_NAMES[args.env]
+    for split in ("train", "test"):
+        ids = [o for o in graspable if split_of(o) == split]
+        if not ids:
+            continue
+        env = gym.make(f"grasp_envs/Grasp{name}{dims}D-v0", root=str(args.root), object_ids=ids, split=split)
+        n = len(env.unwrapped.object_ids)
+        try:
+            for k in tqdm(range(n * args.scenes_per_object), desc=f"{name}{dims}D {label} {split}", leave=False):
+                seed = args.seed + k
+                obs, info = env.reset(seed=seed, options={"object_seed": k % n})
+                yield env, seed, obs, info
+        finally:
+            env.close()
+
+
 def cmd_baselines(args) -> int:
     name = ENV_NAMES[args.env]
-    index = load_index(args.env, args.root)
-    graspable = [o for o, e in index["objects"].items() if e["graspable"]]
+    graspable = _graspable_ids(args)
     rows = []
     for dims in args.dims:
         for agent_name in args.agents:
             records = []
-            for split in ("train", "test"):
-                ids = [o for o in graspable if split_of(o) == split]
-                if not ids:
-                    continue
-                env = gym.make(f"grasp_envs/Grasp{name}{dims}D-v0", root=str(args.root), object_ids=ids, split=split)
-                agent = load_agent(agent_name, env)  # planner / full: the shipped checkpoints
-                n = len(env.unwrapped.object_ids)
-                for k in tqdm(range(n * args.scenes_per_object), desc=f"{name}{dims}D {agent_name} {split}", leave=False):
-                    seed = args.seed + k
-                    obs, info = env.reset(seed=seed, options={"object_seed": k % n})
-                    if hasattr(agent, "reset"):
-                        agent.reset(seed)
-                    _, reward, _, _, info = env.step(agent.act(obs))
-                    records.append({"object": info["object_name"], "seed": seed, "reward": reward,
-                                    "rejection": info["rejection"]})
-                env.close()
+            agent, agent_env = None, None
+            for env, seed, obs, info in _pooled_scenes(args, graspable, dims, agent_name):
+                if env is not agent_env:  # a new split's env
+                    agent, agent_env = load_agent(agent_name, env), env  # planner / full: the shipped checkpoints
+                if hasattr(agent, "reset"):
+                    agent.reset(seed)
+                _, reward, _, _, info = env.step(agent.act(obs))
+                records.append({"object": info["object_name"], "seed": seed, "reward": reward,
+                                "rejection": info["rejection"]})
             k = int(sum(r["reward"] for r in records))
             rows.append((dims, agent_name, k, len(records), collections.Counter(r["rejection"] for r in records), records))
     print(f"{', '.join(args.agents)} on {len(graspable)} graspable {args.env} objects, {args.scenes_per_object} seeded "
@@ -130,21 +150,11 @@ def cmd_graspable(args) -> int:
     from benchmarks.graspable import first_success
 
     name = ENV_NAMES[args.env]
-    index = load_index(args.env, args.root)
-    graspable = [o for o, e in index["objects"].items() if e["graspable"]]
     per: dict[str, list[bool]] = collections.defaultdict(list)
-    for split in ("train", "test"):
-        ids = [o for o in graspable if split_of(o) == split]
-        if not ids:
-            continue
-        env = gym.make(f"grasp_envs/Grasp{name}{args.dims}D-v0", root=str(args.root), object_ids=ids, split=split)
-        grid, n = env.unwrapped.grid, len(env.unwrapped.object_ids)
-        for k in tqdm(range(n * args.scenes_per_object), desc=f"{name}{args.dims}D graspable {split}", leave=False):
-            _, info = env.reset(seed=args.seed + k, options={"object_seed": k % n})
-            rng = np.random.default_rng([args.seed + k, 0x6A5B])
-            first, _ = first_success(env, grid.n_bins, grid.dims, args.budget, 100, rng)
-            per[info["object_name"]].append(first is not None)
-        env.close()
+    for env, seed, _, info in _pooled_scenes(args, _graspable_ids(args), args.dims, "graspable"):
+        grid = env.unwrapped.grid
+        first, _ = first_success(env, grid.n_bins, grid.dims, args.budget, 100, np.random.default_rng([seed, 0x6A5B]))
+        per[info["object_name"]].append(first is not None)
     hits = sum(sum(v) for v in per.values())
     total = sum(len(v) for v in per.values())
     lo, hi = wilson_interval(hits, total)
@@ -215,23 +225,20 @@ def main(argv: list[str] | None = None) -> int:
     a.add_argument("--workers", type=int, default=2)
     a.add_argument("--tiny", action="store_true")
     a.set_defaults(func=cmd_process)
-    b = sub.add_parser("baselines", help="Random and Centroid on a downloaded object set")
-    b.add_argument("--root", type=Path, required=True)
-    b.add_argument("--env", choices=sorted(ENV_NAMES), default="ycb")
+    scenes = argparse.ArgumentParser(add_help=False)  # the pooled scenes of an object set (_pooled_scenes)
+    scenes.add_argument("--root", type=Path, required=True)
+    scenes.add_argument("--env", choices=sorted(ENV_NAMES), default="ycb")
+    scenes.add_argument("--scenes-per-object", type=int, default=2)
+    scenes.add_argument("--seed", type=int, default=0)
+    b = sub.add_parser("baselines", parents=[scenes], help="Random, Centroid (and the shipped learned agents) on a downloaded object set")
     b.add_argument("--dims", type=int, nargs="+", default=[4, 6], choices=[4, 6])
-    b.add_argument("--scenes-per-object", type=int, default=2)
     b.add_argument("--agents", nargs="+", default=["random", "centroid"], choices=["random", "centroid", "planner", "full"],
                    help="planner and full use the shipped checkpoints (trained on random objects only)")
-    b.add_argument("--seed", type=int, default=0)
     b.add_argument("--per-object", action="store_true")
     b.set_defaults(func=cmd_baselines)
-    g = sub.add_parser("graspable", help="fraction of an object set's scenes that any uniform grasp lifts")
-    g.add_argument("--root", type=Path, required=True)
-    g.add_argument("--env", choices=sorted(ENV_NAMES), default="ycb")
+    g = sub.add_parser("graspable", parents=[scenes], help="fraction of an object set's scenes that any uniform grasp lifts")
     g.add_argument("--dims", type=int, default=4, choices=[4, 6])
-    g.add_argument("--scenes-per-object", type=int, default=2)
     g.add_argument("--budget", type=int, default=2000)
-    g.add_argument("--seed", type=int, default=0)
     g.set_defaults(func=cmd_graspable)
     c = sub.add_parser("bank", help="primitive bank from the dev meshes vs the default bank")
     c.add_argument("--out", type=Path, required=True)
