@@ -219,15 +219,11 @@ class GraspPlanner(nn.Module):
 
         Returns ``grasps`` (B, k, dims) int64 and their log-likelihoods (B, k), best first.
         """
-        if beam_width < 1 or top_k < 1:
-            raise ValueError(f"beam_width and top_k must be positive, got {beam_width}, {top_k}")
-        if top_k > beam_width:
-            raise ValueError(f"top_k ({top_k}) cannot exceed beam_width ({beam_width}): the beam keeps only "
-                             f"{beam_width} hypotheses; raise beam_width")
+        _check_beam(beam_width, top_k)
         return self._beam(self.embed(depth, bbox), beam_width, top_k)
 
     def _beam(self, s: torch.Tensor, beam_width: int, top_k: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Beam search from embeddings ``s`` (B, E)."""
+        """Beam search from embeddings ``s`` (B, E); the arguments are checked by the callers."""
         B, nb, d = s.shape[0], self.config.n_bins, self.config.dims
         seqs = torch.zeros(B, 1, 0, dtype=torch.long, device=s.device)
         scores = torch.zeros(B, 1, dtype=s.dtype, device=s.device)
@@ -260,8 +256,7 @@ class GraspPlanner(nn.Module):
         if not self.dihedral_defined():
             raise ValueError("the dihedral ensemble needs a 4-D planner with a single overhead camera "
                              f"(this one is {self.config.dims}-D with {self.config.obs_config.n_cameras} cameras)")
-        if beam_width < 1 or top_k < 1 or top_k > beam_width:
-            raise ValueError(f"need 1 <= top_k <= beam_width, got top_k={top_k}, beam_width={beam_width}")
+        _check_beam(beam_width, top_k)
         feats = self.features(depth, bbox)
         B, nb = feats.shape[0], self.config.n_bins
         views = [dihedral_features(feats, bbox, k, flip) for k, flip in DIHEDRAL]
@@ -299,6 +294,14 @@ class GraspPlanner(nn.Module):
             total = total + logp.gather(-1, pick).squeeze(-1)
             seqs = torch.cat([seqs, pick], dim=2)
         return seqs, total
+
+
+def _check_beam(beam_width: int, top_k: int) -> None:
+    if beam_width < 1 or top_k < 1:
+        raise ValueError(f"beam_width and top_k must be positive, got {beam_width}, {top_k}")
+    if top_k > beam_width:
+        raise ValueError(f"top_k ({top_k}) cannot exceed beam_width ({beam_width}): the beam keeps only "
+                         f"{beam_width} hypotheses; raise beam_width")
 
 
 # ------------------------------------------------------------------ dihedral augmentation

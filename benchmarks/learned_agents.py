@@ -66,7 +66,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.evaluator and base == "full":
             kw["evaluator"] = args.evaluator
         agents[name] = load_agent(base, env, kw)
-    beams = {"beam": "planner", "beam+d8": "planner+d8"}
+    # Each full agent keeps the top 20 it ranked (the planner's beam, from the same network) with
+    # their log-likelihoods and evaluator scores; those are the recorded proposals.
+    beams = {"beam": "full", "beam+d8": "full+d8"}
     beams = {b: a for b, a in beams.items() if a in agents}
     records = []
     t0 = time.perf_counter()
@@ -77,10 +79,7 @@ def main(argv: list[str] | None = None) -> int:
             if hasattr(agent, "reset"):
                 agent.reset(scene.index)
             actions[name] = np.asarray(agent.act(obs), np.int64)
-        scores = {b: agents[a.replace("planner", "full")].last_scores.tolist() for b, a in beams.items()}
-        proposals = {b: agents[a].propose(obs, 20) for b, a in beams.items()}
-        log_prob = {b: lp.tolist() for b, (g, lp) in proposals.items()}
-        proposals = {b: g for b, (g, lp) in proposals.items()}
+        proposals = {b: agents[a].last_candidates for b, a in beams.items()}
         uniform = np.random.default_rng([scene.index, 0x0F1A]).integers(
             0, env.unwrapped.grid.n_bins, (args.uniform, env.unwrapped.grid.dims))
         batch = np.concatenate([np.stack([actions[n] for n in names]), *proposals.values(), uniform])
@@ -95,8 +94,8 @@ def main(argv: list[str] | None = None) -> int:
             rec[b] = g.tolist()
             rec[f"{b}_success"] = ok[start : start + len(g)].tolist()
             rec[f"{b}_rejection"] = out.rejection[start : start + len(g)].astype(int).tolist()
-            rec[f"{b}_log_prob"] = log_prob[b]
-            rec[f"{b}_evaluator"] = scores[b]  # the full agent's evaluator scores of the same top 20
+            rec[f"{b}_log_prob"] = agents[beams[b]].last_log_prob.tolist()
+            rec[f"{b}_evaluator"] = agents[beams[b]].last_scores.tolist()
             start += len(g)
         rec["uniform_successes"] = int(ok[start:].sum())
         rec["graspable"] = bool(ok.any())
