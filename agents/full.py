@@ -8,6 +8,14 @@ Both split their decision as sample -> score -> select:
   with the evaluator and executes the one it rates most likely to succeed (ties go to the
   planner's order).
 
+With ``prune=True`` (the default) both first drop the candidates that the depth observation
+already rules out (:mod:`agents.pruning`: the open gripper would penetrate the observed surface or
+the table, or its fingers would close on empty space): the beam is widened to ``prune_beam``
+grasps, the feasible ones keep the planner's order, and the top ``k`` of them are the candidates.
+Where fewer than ``k`` are feasible the rest are filled with the most likely infeasible ones
+(``last_feasible`` says which).  Pruning reads only the observation and the cameras stored in the
+planner's config, so it runs unchanged on the real robot.
+
 Without ``checkpoint=`` they load the checkpoints shipped in ``agents/checkpoints``.
 """
 
@@ -21,6 +29,7 @@ import torch
 from agents.checkpoint import load_checkpoint, shipped
 from agents.evaluator import GraspEvaluator
 from agents.planner import GraspPlanner
+from agents.pruning import ObservedCollisionChecker, PruningConfig
 
 
 def _obs_tensors(observation: dict) -> tuple[torch.Tensor, torch.Tensor]:
@@ -61,10 +70,14 @@ class PlannerAgent:
         dihedral: Propose with :meth:`GraspPlanner.beam_search_dihedral` (beam search on the 8
             mirrored and turned copies of the scene, ranked by mean log-likelihood) instead of
             plain beam search.  4-D planners with one overhead camera only.
+        prune: Drop candidates the observation rules out before choosing (:mod:`agents.pruning`).
+        prune_beam: Beam width and candidates searched when pruning (at least ``beam_width``).
+        pruning: Tolerances of the pruning (:class:`agents.pruning.PruningConfig` or a dict).
     """
 
     def __init__(self, env=None, *, checkpoint: str | Path | None = None, beam_width: int = 20,
-                 threads: int | None = None, dihedral: bool = False) -> None:
+                 threads: int | None = None, dihedral: bool = False, prune: bool = True, prune_beam: int = 64,
+                 pruning: PruningConfig | dict | None = None) -> None:
         if threads is not None:
             torch.set_num_threads(int(threads))
         if checkpoint is None:
@@ -78,19 +91,38 @@ class PlannerAgent:
         self.env = env
         self.beam_width = int(beam_width)
         self.dihedral = bool(dihedral)
-        #: Candidates and log-likelihoods of the last decision (for inspection).
+        self.prune = bool(prune)
+        if self.prune and int(prune_beam) < self.beam_width:
+            raise ValueError(f"prune_beam must be at least beam_width={self.beam_width}, got {prune_beam}")
+        self.prune_beam = int(prune_beam)
+        cfg = pruning if isinstance(pruning, PruningConfig) else PruningConfig(**(pruning or {}))
+        self.checker = ObservedCollisionChecker(self.planner.config.dims, self.planner.config.obs_config, cfg)
+        #: Candidates, log-likelihoods and predicted feasibility of the last decision (for inspection).
         self.last_candidates: np.ndarray | None = None
         self.last_log_prob: np.ndarray | None = None
+        self.last_feasible: np.ndarray | None = None
 
     def reset(self, seed: int | None = None) -> None:
         """Beam search is deterministic; nothing to reseed."""
 
     def propose(self, observation: dict, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Top-``k`` grasps (k, dims) and their log-likelihoods (k,), best first."""
+        """Top-``k`` grasps (k, dims) and their log-likelihoods (k,), best first.
+
+        With pruning, the feasible grasps of a ``prune_beam``-wide beam come first (in the
+        planner's order), then the most likely infeasible ones if fewer than ``k`` are feasible.
+        """
         depth, bbox = _obs_tensors(observation)
         search = self.planner.beam_search_dihedral if self.dihedral else self.planner.beam_search
-        grasps, logp = search(depth, bbox, beam_width=max(self.beam_width, k), top_k=k)
-        self.last_candidates, self.last_log_prob = grasps[0].numpy(), logp[0].numpy()
+        width = max(self.beam_width, k, self.prune_beam if self.prune else 0)
+        grasps, logp = search(depth, bbox, beam_width=width, top_k=width if self.prune else k)
+        grasps, logp = grasps[0].numpy(), logp[0].numpy()
+        if self.prune:
+            ok = self.checker.feasible(observation, grasps)
+            order = np.concatenate([np.flatnonzero(ok), np.flatnonzero(~ok)])[:k]
+            grasps, logp, feasible = grasps[order], logp[order], ok[order]
+        else:
+            feasible = np.ones(len(grasps), bool)
+        self.last_candidates, self.last_log_prob, self.last_feasible = grasps, logp, feasible
         return self.last_candidates, self.last_log_prob
 
     def act(self, observation: dict) -> np.ndarray:
@@ -109,14 +141,18 @@ class FullAgent(PlannerAgent):
         beam_width: Beam width (at least ``k``).
         threads: Torch CPU threads.
         dihedral: Propose with the dihedral ensemble (see :class:`PlannerAgent`).
+        prune, prune_beam, pruning: Observation-based pruning of the candidates (see
+            :class:`PlannerAgent`); the evaluator ranks the top ``k`` feasible ones.
     """
 
     def __init__(self, env=None, *, checkpoint: str | Path | None = None, evaluator: str | Path | None = None,
-                 k: int = 20, beam_width: int = 20, threads: int | None = None, dihedral: bool = False) -> None:
+                 k: int = 20, beam_width: int = 20, threads: int | None = None, dihedral: bool = False,
+                 prune: bool = True, prune_beam: int = 64, pruning: PruningConfig | dict | None = None) -> None:
         if env is None:
             raise ValueError("FullAgent needs env=...: it renders each candidate's hand-camera image through "
                              "env.unwrapped.hand_camera_images")
-        super().__init__(env, checkpoint=checkpoint, beam_width=beam_width, threads=threads, dihedral=dihedral)
+        super().__init__(env, checkpoint=checkpoint, beam_width=beam_width, threads=threads, dihedral=dihedral,
+                         prune=prune, prune_beam=prune_beam, pruning=pruning)
         if evaluator is None:
             evaluator = shipped(f"evaluator_{env.unwrapped.grid.dims}d")
         self.evaluator: GraspEvaluator = load_checkpoint(evaluator, kind="evaluator")

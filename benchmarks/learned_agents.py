@@ -6,7 +6,9 @@
 For each of the task's first ``--scenes`` scenes the scene is reset
 once; Random, Centroid, Planner (top-1 of the beam) and Full (evaluator's pick of the top 20)
 each choose a grasp on the same observation (agents reset with the scene index), as do
-``planner+d8`` and ``full+d8``, the same networks proposing with the dihedral ensemble
+``planner/no-prune`` and ``full/no-prune``, the same networks without the observation-based
+pruning of :mod:`agents.pruning`, and (with ``--variants``) ``planner+d8`` and ``full+d8``, the
+same networks proposing with the dihedral ensemble
 (:meth:`agents.planner.GraspPlanner.beam_search_dihedral`; 4-D only).  All choices plus each
 proposer's whole top-20 are executed in one batch through
 ``env.unwrapped.evaluate_grasps`` (the same simulation ``step`` runs, without advancing the
@@ -34,8 +36,10 @@ from benchmarks.tasks import get_task
 
 #: Row name -> (built-in agent, extra kwargs).
 VARIANTS = {"random": ("random", {}), "centroid": ("centroid", {}), "planner": ("planner", {}),
-            "full": ("full", {}), "planner+d8": ("planner", {"dihedral": True}),
+            "full": ("full", {}), "planner/no-prune": ("planner", {"prune": False}),
+            "full/no-prune": ("full", {"prune": False}), "planner+d8": ("planner", {"dihedral": True}),
             "full+d8": ("full", {"dihedral": True})}
+DEFAULT_VARIANTS = ["random", "centroid", "planner", "full", "planner/no-prune", "full/no-prune"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -45,6 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--planner", default="", help="planner checkpoint stem (default: shipped)")
     p.add_argument("--evaluator", default="", help="evaluator checkpoint stem (default: shipped)")
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--variants", nargs="+", default=DEFAULT_VARIANTS, choices=list(VARIANTS),
+                   help="rows to run (default: %(default)s)")
     p.add_argument("--uniform", type=int, default=0,
                    help="also execute this many uniformly random grasps per scene (seeded by the scene index) and "
                         "report the fraction of scenes where any executed grasp succeeds: a lower bound on how "
@@ -56,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     task.require_env()
     env = task.make_env()
     scenes = task.scenes()[: args.scenes]
-    names = [n for n in VARIANTS if "+d8" not in n or env.unwrapped.grid.dims == 4]
+    names = [n for n in args.variants if "+d8" not in n or env.unwrapped.grid.dims == 4]
     agents = {}
     for name in names:
         base, kw = VARIANTS[name]
@@ -68,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         agents[name] = load_agent(base, env, kw)
     # Each full agent keeps the top 20 it ranked (the planner's beam, from the same network) with
     # their log-likelihoods and evaluator scores; those are the recorded proposals.
-    beams = {"beam": "full", "beam+d8": "full+d8"}
+    beams = {"beam": "full", "beam/no-prune": "full/no-prune", "beam+d8": "full+d8"}
     beams = {b: a for b, a in beams.items() if a in agents}
     records = []
     t0 = time.perf_counter()
@@ -96,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
             rec[f"{b}_rejection"] = out.rejection[start : start + len(g)].astype(int).tolist()
             rec[f"{b}_log_prob"] = agents[beams[b]].last_log_prob.tolist()
             rec[f"{b}_evaluator"] = agents[beams[b]].last_scores.tolist()
+            rec[f"{b}_feasible"] = agents[beams[b]].last_feasible.tolist()
             start += len(g)
         rec["uniform_successes"] = int(ok[start:].sum())
         rec["graspable"] = bool(ok.any())

@@ -295,13 +295,17 @@ def test_learned_agents_benchmark_records_what_it_reports(tmp_path, capsys):
 
     out = tmp_path / "la.json"
     assert learned_agents.main(["--task", "random-4d-test-v0", "--scenes", "1", "--uniform", "30",
-                                "--out", str(out)]) == 0
+                                "--variants", *learned_agents.VARIANTS, "--out", str(out)]) == 0
     d = json.loads(out.read_text())
     (rec,) = d["records"]
     assert set(rec["success"]) == set(learned_agents.VARIANTS)
-    for b in ("beam", "beam+d8"):
+    for b in ("beam", "beam/no-prune", "beam+d8"):
         assert len(rec[b]) == len(rec[f"{b}_success"]) == len(rec[f"{b}_evaluator"]) == 20
+    for b in ("beam/no-prune", "beam+d8"):  # unpruned proposals are in the planner's order
         assert all(a >= b_ for a, b_ in zip(rec[f"{b}_log_prob"], rec[f"{b}_log_prob"][1:]))
+    # Pruned proposals: the feasible ones first, each group in the planner's order.
+    f = rec["beam_feasible"]
+    assert f == sorted(f, reverse=True)
     # The planner's pick is its beam's first grasp, so their outcomes agree.
     assert rec["actions"]["planner"] == rec["beam"][0] and rec["success"]["planner"] == rec["beam_success"][0]
     assert rec["graspable"] == (any(rec["success"].values()) or any(rec["beam_success"])

@@ -1,0 +1,102 @@
+"""Observation-based pruning: agrees with the simulator's rejection, reads only the observation."""
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+import grasp_envs  # noqa: F401
+from agents.full import FullAgent, PlannerAgent
+from agents.pruning import (CLOSES_ON_AIR, FEASIBLE, PENETRATES_OBJECT, PENETRATES_TABLE, ObservedCollisionChecker,
+                            PruningConfig)
+
+
+@pytest.mark.parametrize("dims", [4, 6])
+def test_predictions_agree_with_the_simulator(dims):
+    env = gym.make(f"grasp_envs/GraspRandom{dims}D-v0", split="train")
+    u = env.unwrapped
+    checker = ObservedCollisionChecker(dims, u.obs_config)
+    pred, true = [], []
+    for i in range(6):
+        obs, _ = env.reset(seed=300 + i)
+        a = np.random.default_rng(i).integers(0, 20, (300, dims))
+        pred.append(checker.predict(obs, a))
+        true.append(u.simulator.reject(u.decode(a)))
+    env.close()
+    pred, true = np.concatenate(pred), np.concatenate(true)
+    rejected, sim_rejected = pred != FEASIBLE, true != 0
+    precision = (rejected & sim_rejected).sum() / rejected.sum()
+    recall = (rejected & sim_rejected).sum() / sim_rejected.sum()
+    assert precision > 0.93 and recall > 0.93, (precision, recall)
+    # Table penetration is decided against the known table plane: never confused.
+    assert np.array_equal(pred == PENETRATES_TABLE, true == PENETRATES_TABLE)
+
+
+def test_synthetic_box_reasons():
+    """A 4 cm cube seen from above: grasps through it, beside it, into the table and around it."""
+    env = gym.make("grasp_envs/GraspRandom4D-v0")
+    cfg = env.unwrapped.obs_config
+    env.close()
+    bounds = np.array([[-0.02, -0.02, 0.0], [0.02, 0.02, 0.04]])
+    cam = cfg.camera
+    pos, R = cfg.camera_poses(bounds)[0]
+    # Depth of a cube on a table, ray cast analytically for the straight-down camera.
+    f = cam.focal
+    u = (np.arange(cam.width) + 0.5 - cam.width / 2) / f
+    v = (np.arange(cam.height) + 0.5 - cam.height / 2) / f
+    U, V = np.meshgrid(u, v)
+    depth = np.full(U.shape, pos[2])  # the table
+    x, y = U * (pos[2] - 0.04), -V * (pos[2] - 0.04)  # where the ray meets the cube's top plane
+    top = (np.abs(x) <= 0.02) & (np.abs(y) <= 0.02)
+    depth[top] = pos[2] - 0.04
+    obs = {"depth": depth[None].astype(np.float32), "bbox": bounds.ravel().astype(np.float32)}
+    checker = ObservedCollisionChecker(4, cfg)
+    # x, y at the centre (bins 9-10 of 20 span the middle), z at the top, yaw 0.
+    centre_high = [10, 10, 19, 0]   # fingertips 1.5 cm below the top, straddling the cube: feasible
+    through = [10, 10, 19, 0]
+    low_far = [0, 0, 0, 0]           # fingertips 15 mm below the table
+    codes = checker.predict(obs, np.array([centre_high, low_far]))
+    assert codes[0] == FEASIBLE and codes[1] == PENETRATES_TABLE
+    # Raise the cube's observed top to 4 cm above its box: the palm now sits inside it.
+    deep = depth.copy()
+    deep[top] = pos[2] - 0.10
+    assert checker.predict({**obs, "depth": deep[None].astype(np.float32)}, np.array([through]))[0] == PENETRATES_OBJECT
+    # Nothing there at all (empty table): every in-air grasp closes on air.
+    empty = np.full_like(depth, pos[2])[None].astype(np.float32)
+    assert checker.predict({**obs, "depth": empty}, np.array([centre_high]))[0] == CLOSES_ON_AIR
+
+
+def test_config_is_validated():
+    with pytest.raises(ValueError, match="tolerance"):
+        PruningConfig(tolerance=-1)
+    with pytest.raises(ValueError, match="finger_points"):
+        PruningConfig(finger_points=(0, 1, 1))
+
+
+def test_checker_refuses_the_wrong_image_shape(env):
+    checker = ObservedCollisionChecker(4, env.unwrapped.obs_config)
+    with pytest.raises(ValueError, match="depth must have shape"):
+        checker.predict({"depth": np.zeros((1, 32, 32), np.float32), "bbox": np.zeros(6, np.float32)}, [[0, 0, 0, 0]])
+
+
+def test_pruned_agents_put_feasible_candidates_first_and_are_rejected_less(env):
+    pruned, plain = PlannerAgent(env), PlannerAgent(env, prune=False)
+    full = FullAgent(env)
+    u = env.unwrapped
+    rej_pruned = rej_plain = 0
+    for i in range(8):
+        obs, _ = env.reset(seed=i)
+        a, b = pruned.act(obs), plain.act(obs)
+        feasible = pruned.last_feasible
+        assert feasible.dtype == bool and len(pruned.last_candidates) == 1
+        rej_pruned += int(u.simulator.reject(u.decode(a))[0] != 0)
+        rej_plain += int(u.simulator.reject(u.decode(b))[0] != 0)
+        full.act(obs)
+        f = full.last_feasible
+        assert len(full.last_candidates) == full.k
+        assert not np.any(~f[:-1] & f[1:]), "feasible candidates must come before infeasible ones"
+    assert rej_pruned < rej_plain or rej_plain == 0
+
+
+def test_prune_beam_is_checked(env):
+    with pytest.raises(ValueError, match="prune_beam"):
+        PlannerAgent(env, prune_beam=5)
