@@ -15,9 +15,8 @@ from __future__ import annotations
 import argparse
 
 import grasp_envs  # noqa: F401  (registers the ids)
-from agents.checkpoint import CheckpointError
 from agents.evaluation import evaluate_agents
-from grasp_envs.cli import make_command
+from grasp_envs.cli import make_command, missing_dependency_message, positive_int
 
 #: Tobin et al. 2017, Fig. 6, random objects (train, test).
 PAPER = {"random": (0.10, 0.11), "centroid": (0.10, 0.12), "planner": (0.80, 0.76), "full": (0.86, 0.84)}
@@ -44,7 +43,7 @@ def format_table(rows: list[dict], split: str) -> str:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--episodes", type=int, default=50, help="seeded scenes per env and agent")
+    p.add_argument("--episodes", type=positive_int("--episodes 50"), default=50, help="seeded scenes per env and agent")
     p.add_argument("--dims", type=int, nargs="+", default=[4, 6], choices=[4, 6])
     p.add_argument("--split", default="test", choices=["train", "test"])
     p.add_argument("--seed", type=int, default=0, help="scene i uses reset(seed=seed + i)")
@@ -52,14 +51,31 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="learned agents run only where a shipped checkpoint exists for the grid")
 
 
+def _checkpoint_error() -> type[Exception] | tuple:
+    """``CheckpointError``, or nothing to catch where torch (and so every checkpoint) is absent."""
+    try:
+        from agents.checkpoint import CheckpointError
+    except ModuleNotFoundError as exc:
+        if exc.name != "torch":
+            raise
+        return ()
+    return CheckpointError
+
+
 def run(args: argparse.Namespace) -> int:
     rows = []
+    checkpoint_error = _checkpoint_error()
     for dims in args.dims:
         for name in args.agents:
             try:
                 rows += evaluate_agents(f"grasp_envs/GraspRandom{dims}D-v0", [name], args.episodes, args.seed, args.split)
-            except CheckpointError as exc:
+            except checkpoint_error as exc:
                 print(f"skipping {name} on {dims}-D: {str(exc).splitlines()[0]}")
+            except ImportError as exc:  # the learned agents need torch; Random and Centroid do not
+                message = missing_dependency_message(exc)
+                if message is None or name in ("random", "centroid"):
+                    raise
+                print(f"skipping {name} on {dims}-D: {message}")
     print(f"Baselines on {args.episodes} seeded {args.split}-split random-object scenes (seeds {args.seed}..{args.seed + args.episodes - 1}):")
     print(format_table(rows, args.split))
     return 0

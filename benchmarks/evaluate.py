@@ -38,7 +38,8 @@ import numpy as np
 
 from benchmarks.stats import median, wilson_interval
 from benchmarks.tasks import TASKS, BenchmarkTask, Scene, get_task, object_digest, object_list_checksum
-from grasp_envs.cli import make_command
+from grasp_envs.cli import make_command, positive_int
+from grasp_envs.workers import worker_init
 
 SCHEMA = "grasp-envs/results"
 SCHEMA_VERSION = 1
@@ -136,6 +137,7 @@ _WORKER: EpisodeRunner | None = None
 
 def _init_worker(task: BenchmarkTask, agent_spec: str, agent_kwargs: dict, observation_mode: str) -> None:
     global _WORKER
+    worker_init()  # die with the parent; leave Ctrl-C to it
     # One rollout per process: keep numerical libraries from oversubscribing the cores.
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ.setdefault(var, "1")
@@ -339,13 +341,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--agent", help="built-in agent name (random, centroid, ...) or 'module:Class'")
     p.add_argument("--agent-kwargs", default="{}", help="JSON object of constructor kwargs; '{seed}' in strings is the evaluation seed")
     p.add_argument("--task", help="benchmark task, e.g. random-4d-test-v0 (see --list-tasks)")
-    p.add_argument("--workers", type=int, default=1, help="parallel rollout processes")
+    p.add_argument("--workers", type=positive_int("--workers 2"), default=1, help="parallel rollout processes")
     p.add_argument("--out", help="results JSON path (default results/<task>__<label>.json)")
     p.add_argument("--label", help="name shown on the leaderboard (default: the agent spec)")
     p.add_argument("--observation-mode", default="depth", choices=OBS_MODES,
                    help="'privileged' adds the object pose to observations; such results are flagged")
     p.add_argument("--seeds", type=int, nargs="+", help="subset of the task's seeds (partial run)")
-    p.add_argument("--scenes", type=int, help="only the first N scenes (partial run, for smoke tests)")
+    p.add_argument("--scenes", type=positive_int("--scenes 10"), help="only the first N scenes (partial run, for smoke tests)")
     p.add_argument("--tag", action="append", default=[], help="KEY=VALUE stored in the results (e.g. train_objects=10000)")
     p.add_argument("--list-tasks", action="store_true", help="list the benchmark tasks and exit")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -34,7 +34,7 @@ import numpy as np
 from benchmarks.evaluate import evaluate, summarize, write_results
 from benchmarks.leaderboard import SubmissionError, load_json, validate
 from benchmarks.tasks import TASKS, TaskUnavailableError, get_task
-from grasp_envs.cli import make_command
+from grasp_envs.cli import make_command, positive_int
 
 #: Paper rows: label -> agent specs that count as that row.
 ROWS = {
@@ -270,8 +270,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--run", action="store_true", help="first evaluate the Fig. 6 cells that have no results")
     p.add_argument("--agents", nargs="+", default=["random", "centroid", "planner", "full"],
                    help="agents evaluated by --run")
-    p.add_argument("--workers", type=int, default=1)
-    p.add_argument("--scenes", type=int, help="with --run: only N scenes (partial; the tables then skip them)")
+    p.add_argument("--workers", type=positive_int("--workers 2"), default=1)
+    p.add_argument("--scenes", type=positive_int("--scenes 10"), help="with --run: only N scenes (partial; the tables then skip them)")
     p.add_argument("--fig8", action="store_true", help="compute the Fig. 8 top-n curve (simulates k grasps per scene)")
     p.add_argument("--fig8-agent", default="planner", help="agent with propose(observation, k)")
     p.add_argument("--fig8-agent-kwargs", default="{}", help="JSON kwargs of the Fig. 8 agent")

@@ -3,6 +3,9 @@
     grasp-envs generate --objects random --num-objects 1000 --attempts 2000 --dims 4 --out data/r4 --workers 2
     grasp-envs generate --out data/r4 --resume          # finish an interrupted run with its own settings
     grasp-envs generate ... --backend ray --ray-address auto --workers 64
+    grasp-envs generate --num-objects 1000 --attempts 30 --out data/r4-round1 --seed 1 \
+        --proposer agents.proposals:PlannerProposals --proposer-kwargs '{"checkpoint": "runs/r0/planner"}'
+                                                        # label a planner's proposals (on-policy round)
     grasp-envs dataset info data/r4
 """
 
@@ -11,6 +14,8 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+
+from grasp_envs.cli import positive_int
 
 #: Defaults of the data-determining options (``None`` in the parser so ``--resume`` can tell
 #: which ones were given).
@@ -21,15 +26,23 @@ def add_generate_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--objects", choices=["random", "ycb", "shapenet", "scanned"], default=None,
                    help="object set (default random); its env is grasp_envs/Grasp<Set><dims>D-v0")
     p.add_argument("--env-id", default=None, help="registered env id instead of --objects/--dims")
-    p.add_argument("--num-objects", type=int, default=None, help="scenes (one object each)")
-    p.add_argument("--attempts", type=int, default=None, help="grasps per object, uniform on the grid (default 2000)")
+    p.add_argument("--num-objects", type=positive_int("--num-objects 100"), default=None, help="scenes (one object each)")
+    p.add_argument("--attempts", type=positive_int("--attempts 2000"), default=None,
+                   help="grasps per object, uniform on the grid (default 2000)")
     p.add_argument("--dims", type=int, choices=[4, 6], default=None, help="grasp grid dimensions (default 4)")
     p.add_argument("--split", choices=["train", "test"], default=None, help="object seed split (default train)")
     p.add_argument("--seed", type=int, default=None, help="run seed (default 0)")
-    p.add_argument("--scenes-per-shard", type=int, default=None, help="scenes per Parquet shard (default 8)")
+    p.add_argument("--scenes-per-shard", type=positive_int("--scenes-per-shard 8"), default=None,
+                   help="scenes per Parquet shard (default 8)")
     p.add_argument("--env-kwargs", default=None, help="JSON keyword arguments for gym.make, e.g. an observation config")
+    p.add_argument("--proposer", default=None,
+                   help="'module:Class' whose grasps are labelled after the uniform ones, e.g. "
+                        "agents.proposals:PlannerProposals (a planner's top-k beam and neighbouring bins)")
+    p.add_argument("--proposer-kwargs", default=None, help="JSON keyword arguments of --proposer, e.g. "
+                                                           "'{\"checkpoint\": \"runs/r0/planner\"}'")
     p.add_argument("--out", required=True, help="dataset directory (new or empty; existing with --resume)")
-    p.add_argument("--workers", type=int, default=1, help="parallel workers (processes or Ray tasks)")
+    p.add_argument("--workers", type=positive_int("--workers 2"), default=1,
+                   help="parallel workers (processes or Ray tasks)")
     p.add_argument("--backend", choices=["local", "ray"], default="local")
     p.add_argument("--ray-address", default=None, help="Ray cluster address (e.g. auto or ray://head:10001)")
     p.add_argument("--resume", action="store_true", help="finish an interrupted run in --out")
@@ -47,6 +60,14 @@ def config_from_args(args: argparse.Namespace):
             given["env_kwargs"] = json.loads(args.env_kwargs)
         except json.JSONDecodeError as exc:
             raise ValueError(f"--env-kwargs is not valid JSON ({exc}); example: --env-kwargs '{{\"observation\": {{\"n_cameras\": 2}}}}'") from exc
+    if getattr(args, "proposer", None) is not None:
+        given["proposer"] = args.proposer
+    if getattr(args, "proposer_kwargs", None) is not None:
+        try:
+            given["proposer_kwargs"] = json.loads(args.proposer_kwargs)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"--proposer-kwargs is not valid JSON ({exc}); example: "
+                             f"--proposer-kwargs '{{\"checkpoint\": \"runs/r0/planner\"}}'") from exc
     if args.env_id is not None:
         if args.objects is not None or args.dims is not None:
             raise ValueError("pass either --env-id or --objects/--dims, not both")

@@ -22,9 +22,11 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from grasp_envs.cli import positive_int
 from grasp_envs.objects.datasets import ENV_VAR, data_root
 from grasp_envs.objects.mesh_import import MESH_SUFFIXES, DecompositionConfig, InvalidMeshError, decompose_file
 from grasp_envs.objects.primitives import PrimitiveBank
+from grasp_envs.workers import worker_init
 
 #: Parts whose smallest extent is below this fraction of their largest are slivers, not primitives.
 MIN_ASPECT = 0.02
@@ -77,7 +79,7 @@ def build_bank(mesh_files: list[Path], *, cache_dir: str | Path, config: Decompo
     results: dict[str, tuple] = {}
     bar = tqdm(total=len(jobs), desc="decompose", unit="mesh", disable=not progress)
     if workers > 1 and len(jobs) > 1:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        with ProcessPoolExecutor(max_workers=workers, initializer=worker_init) as pool:
             futures = [pool.submit(_decompose, j) for j in jobs]
             for f in as_completed(futures):
                 r = f.result()
@@ -131,7 +133,7 @@ def register(subparsers) -> None:
     b.add_argument("mesh_dirs", nargs="+", type=Path, metavar="MESH_DIR")
     b.add_argument("--out", type=Path, required=True, metavar="BANK", help="output bank (.npz)")
     b.add_argument("--glob", default=None, help="glob relative to each MESH_DIR (default: every mesh, recursively)")
-    b.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 1) // 2))
+    b.add_argument("--workers", type=positive_int("--workers 2"), default=max(1, (os.cpu_count() or 1) // 2))
     b.add_argument("--cache", type=Path, default=None, help="decomposition cache (default: <data root>/cache/decompositions)")
     b.add_argument("--root", type=Path, default=None, help=f"data root (default: ${ENV_VAR} or ~/.cache/grasp_envs)")
     b.add_argument("--name", default=None, help="bank name (default: the output file's stem)")

@@ -25,6 +25,7 @@ default object list is the graspable objects of this table (47 of 52; see ``docs
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import os
@@ -101,6 +102,13 @@ class DataSource:
         return min(self.obb_extent) < FETCH_MAX_OPENING
 
 
+class UnknownObjectError(KeyError, ValueError):
+    """An object id the dataset does not have; the message names the near misses and the listing command."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])
+
+
 @dataclass(frozen=True)
 class Dataset:
     name: str
@@ -113,7 +121,13 @@ class Dataset:
         for s in self.sources:
             if s.object_id == object_id:
                 return s
-        raise KeyError(f"{self.name} has no object {object_id!r}; known: {', '.join(s.object_id for s in self.sources)}")
+        ids = [s.object_id for s in self.sources]
+        near = difflib.get_close_matches(object_id, ids, n=3, cutoff=0.5)
+        hint = f" (did you mean {', '.join(map(repr, near))}?)" if near else ""
+        raise UnknownObjectError(
+            f"{self.name} has no object {object_id!r}{hint}; `grasp-envs download {self.name} --list` prints its "
+            f"{len(ids)} object ids: {', '.join(ids)}"
+        )
 
     @property
     def graspable_ids(self) -> tuple[str, ...]:

@@ -38,6 +38,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from grasp_envs.cli import positive_int
 from grasp_envs.objects.datasets import (
     DATASETS,
     ENV_VAR,
@@ -55,6 +56,7 @@ from grasp_envs.objects.mesh_import import (
     decompose_file,
     geometry_sha256,
 )
+from grasp_envs.workers import worker_init
 
 CHUNK = 1 << 16
 USER_AGENT = "grasp-envs-downloader/1"
@@ -268,7 +270,7 @@ def download_dataset(name: str, *, root: str | Path | None = None, mirror: str |
     cache = str(decomposition_cache_dir(base))
     jobs = [(str(meshes[s.object_id]), cache, config) for s in sources]
     if workers > 1 and len(jobs) > 1:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        with ProcessPoolExecutor(max_workers=workers, initializer=worker_init) as pool:
             results = list(tqdm(pool.map(_process, jobs), total=len(jobs), desc=f"decompose {ds.name}", unit="obj",
                                 disable=not progress))
     else:
@@ -299,7 +301,21 @@ def download_dataset(name: str, *, root: str | Path | None = None, mirror: str |
 # ---------------------------------------------------------------------------------------- CLI
 
 
+def format_object_list(name: str) -> str:
+    """One line per object of dataset ``name``: id, split, whether it fits the gripper, mass, extents."""
+    ds = get_dataset(name)
+    lines = [f"{ds.name}: {len(ds.sources)} objects ({ds.license})", "id  split  graspable  mass_kg  obb_extent_mm"]
+    for s in ds.sources:
+        mass = f"{s.mass:.3f}" if s.mass is not None else f"({s.density:g} kg/m^3)"
+        ext = " x ".join(f"{1000 * e:.0f}" for e in s.obb_extent)
+        lines.append(f"{s.object_id}  {split_of(s.object_id)}  {'yes' if s.graspable else 'no'}  {mass}  {ext}")
+    return "\n".join(lines)
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.list:
+        print(format_object_list(args.dataset))
+        return 0
     config = DecompositionConfig.tiny() if args.tiny else DecompositionConfig()
     report = download_dataset(args.dataset, root=args.root, mirror=args.mirror, objects=args.objects, config=config,
                               workers=args.workers)
@@ -319,7 +335,9 @@ def register(subparsers) -> None:
     p.add_argument("--root", type=Path, default=None, help=f"data root (default: ${ENV_VAR} or ~/.cache/grasp_envs)")
     p.add_argument("--mirror", default=None, metavar="URL_OR_DIR",
                    help="fetch from this URL or folder instead of upstream (same relative layout)")
-    p.add_argument("--objects", nargs="+", default=None, metavar="ID", help="only these object ids")
-    p.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 1) // 2), help="parallel decompositions")
+    p.add_argument("--objects", nargs="+", default=None, metavar="ID", help="only these object ids (see --list)")
+    p.add_argument("--list", action="store_true", help="print the dataset's object ids and download nothing")
+    p.add_argument("--workers", type=positive_int("--workers 2"), default=max(1, (os.cpu_count() or 1) // 2),
+                   help="parallel decompositions")
     p.add_argument("--tiny", action="store_true", help="tiny CoACD budget (smoke tests only; coarse collision shapes)")
     p.set_defaults(func=run)

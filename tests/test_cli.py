@@ -1,0 +1,131 @@
+"""The ``grasp-envs`` command: lazy subcommands (no torch needed outside training), bad input, Ctrl-C."""
+
+import os
+import re
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from grasp_envs.cli import main
+from grasp_envs.objects.datasets import DATASETS
+
+REPO = Path(__file__).resolve().parents[1]
+CLI = [sys.executable, "-c", "import sys; from grasp_envs.cli import main; sys.exit(main())"]
+
+
+@pytest.fixture
+def no_torch_env(tmp_path):
+    """Environment for a subprocess in which ``import torch`` fails, as on a base install."""
+    shim = tmp_path / "shim"
+    shim.mkdir()
+    (shim / "sitecustomize.py").write_text("import sys\nsys.modules['torch'] = None\n")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(shim), str(REPO)]))
+    probe = subprocess.run([sys.executable, "-c", "import torch"], env=env, capture_output=True, text=True)
+    assert probe.returncode != 0 and "torch" in probe.stderr  # the shim really hides torch
+    return env
+
+
+def run_cli(args, env=None, timeout=120):
+    return subprocess.run([*CLI, *args], env=env, capture_output=True, text=True, timeout=timeout, cwd=REPO)
+
+
+def test_non_learning_commands_run_without_torch(no_torch_env, tmp_path):
+    r = run_cli(["--help"], no_torch_env)
+    assert r.returncode == 0, r.stderr
+    for name in ("baselines", "dataset", "download", "evaluate", "generate", "leaderboard", "paper", "primitives", "train"):
+        assert re.search(rf"^\s+{name}\s", r.stdout, re.M), name
+    for args in (["download", "--help"], ["generate", "--help"], ["dataset", "--help"], ["download", "ycb", "--list"]):
+        r = run_cli(args, no_torch_env)
+        assert r.returncode == 0 and "Traceback" not in r.stderr, (args, r.stderr)
+    out = tmp_path / "data"
+    r = run_cli(["generate", "--num-objects", "2", "--attempts", "3", "--out", str(out), "--no-progress"], no_torch_env)
+    assert r.returncode == 0, r.stderr
+    assert "2 scenes, 6 attempts" in r.stdout
+    r = run_cli(["dataset", "info", str(out)], no_torch_env)
+    assert r.returncode == 0 and "shards: 1/1 ok" in r.stdout, r.stdout + r.stderr
+
+
+def test_learning_commands_without_torch_name_the_install(no_torch_env):
+    r = run_cli(["train", "--help"], no_torch_env)
+    assert r.returncode == 1
+    assert "Traceback" not in r.stderr
+    assert "grasp-envs train: error: this needs torch" in r.stderr and "pip install 'grasp-envs[train]'" in r.stderr
+
+
+@pytest.mark.parametrize("value, message", [("0", "must be at least 1, got 0"), ("-5", "must be at least 1, got -5"),
+                                            ("ten", "expected a whole number, got 'ten'")])
+def test_baselines_episode_count_is_checked(value, message, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["baselines", "--episodes", value])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument --episodes: {message} (for example: --episodes 50)" in err
+
+
+@pytest.mark.parametrize("args", [["generate", "--out", "x", "--workers", "0"], ["generate", "--out", "x", "--attempts", "0"],
+                                  ["download", "ycb", "--workers", "0"], ["evaluate", "--scenes", "-1"]])
+def test_other_counts_are_checked(args, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(args)
+    assert exc.value.code == 2
+    assert "must be at least 1" in capsys.readouterr().err
+
+
+def test_unknown_object_id_names_the_listing(tmp_path, capsys):
+    rc = main(["download", "ycb", "--objects", "011_banana", "--root", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert rc == 1
+    assert err.startswith("grasp-envs download: error: ycb has no object '011_banana'")
+    assert "`grasp-envs download ycb --list`" in err and "013_apple" in err
+    assert not (tmp_path / "ycb").exists()  # refused before anything was fetched
+    assert main(["download", "ycb", "--list"]) == 0
+    listed = capsys.readouterr().out
+    assert all(s.object_id in listed for s in DATASETS["ycb"].sources)
+
+
+def test_object_ids_in_the_docs_exist():
+    known = {name: {s.object_id for s in ds.sources} for name, ds in DATASETS.items()}
+    seen = 0
+    for page in (REPO / "docs").glob("*.md"):
+        for m in re.finditer(r"grasp-envs download (\w+)[^\n]*?--objects ([^\n#]*)", page.read_text()):
+            words = m.group(2).split()
+            ids = words[: next((i for i, w in enumerate(words) if w.startswith("-")), len(words))]
+            assert set(ids) <= known[m.group(1)], (page.name, set(ids) - known[m.group(1)])
+            seen += len(ids)
+    assert seen > 0
+
+
+def test_interrupted_command_says_how_to_resume(tmp_path, monkeypatch, capsys):
+    import grasp_envs.objects.download as download
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(download, "download_dataset", interrupted)
+    rc = main(["download", "ycb", "--root", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert rc == 130
+    assert err.strip() == (f"grasp-envs download: interrupted; finished work is kept, so running the same command "
+                           f"again resumes: grasp-envs download ycb --root {tmp_path}")
+
+
+def test_ctrl_c_during_generate_exits_130_with_the_resume_command(tmp_path):
+    out = tmp_path / "data"
+    args = ["generate", "--num-objects", "400", "--attempts", "50", "--scenes-per-shard", "1", "--out", str(out)]
+    proc = subprocess.Popen([*CLI, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
+    deadline = time.time() + 120
+    while not list(out.glob("shards/*.json")) and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.2)  # interrupt once the run is writing shards
+    assert proc.poll() is None, proc.communicate()
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("grasp-envs generate: interrupted; to finish it, run: grasp-envs ")
+    assert shlex.split(last.split("run: ", 1)[1]) == ["grasp-envs", *args, "--resume"]
