@@ -170,22 +170,29 @@ class GraspPlanner(nn.Module):
         return self.embed_features(self.features(depth, bbox), bbox)
 
     def head_logits(self, i: int, s: torch.Tensor, prev: torch.Tensor) -> torch.Tensor:
-        """Logits over dimension ``i``'s bins; ``s`` (..., E), ``prev`` (..., i) integer bins."""
-        if i == 0:
-            x = s
-        else:
+        """Logits over dimension ``i``'s bins; ``s`` (..., E), ``prev`` (..., i) integer bins.
+
+        ``s`` broadcasts against ``prev``'s leading dimensions (e.g. (B, 1, E) against (B, m, i)).
+        The first layer of head ``i`` acts on ``[s, onehot(prev)]``; it is computed as its ``s``
+        part once per embedding plus its one-hot part per grasp: the same affine map, without
+        repeating the embedding's product for every grasp of the object (the stacked form).
+        """
+        first, rest = self.heads[i][0], self.heads[i][1:]
+        E = s.shape[-1]
+        h = F.linear(s, first.weight[:, :E], first.bias)
+        if i > 0:
             onehot = F.one_hot(prev[..., :i], self.config.n_bins).to(s.dtype).flatten(-2)
-            x = torch.cat([s, onehot], dim=-1)
-        return self.heads[i](x)
+            h = h + F.linear(onehot, first.weight[:, E:])
+        return rest(h)
 
     def log_prob_given_embedding(self, s: torch.Tensor, grasps: torch.Tensor) -> torch.Tensor:
         """log p(grasps | s): ``s`` (B, E), ``grasps`` (B, m, dims) -> (B, m)."""
         B, m, d = grasps.shape
-        se = s[:, None, :].expand(B, m, s.shape[-1])
+        se = s[:, None, :]
         total = torch.zeros(B, m, dtype=s.dtype, device=s.device)
         for i in range(d):
-            logits = self.head_logits(i, se, grasps)
-            total = total + torch.log_softmax(logits, -1).gather(-1, grasps[..., i : i + 1]).squeeze(-1)
+            logp = torch.log_softmax(self.head_logits(i, se, grasps), -1)
+            total = total + logp.expand(B, m, logp.shape[-1]).gather(-1, grasps[..., i : i + 1]).squeeze(-1)
         return total
 
     # --------------------------------------------------------------- public API
