@@ -129,3 +129,19 @@ def test_ctrl_c_during_generate_exits_130_with_the_resume_command(tmp_path):
     last = err.strip().splitlines()[-1]
     assert last.startswith("grasp-envs generate: interrupted; to finish it, run: grasp-envs ")
     assert shlex.split(last.split("run: ", 1)[1]) == ["grasp-envs", *args, "--resume"]
+
+
+def test_every_command_has_a_summary_and_every_named_extra_exists():
+    from importlib.metadata import entry_points
+
+    from grasp_envs.cli import EXTRAS, SUMMARIES
+
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+
+    assert set(SUMMARIES) == {ep.name for ep in entry_points(group="grasp_envs.cli")}
+    extras = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    assert set(EXTRAS.values()) <= set(extras)
+    assert "moviepy" in " ".join(extras["video"]) and "video" in extras["all"][0]
+    named = set(re.findall(r"grasp-envs\[(\w+)\]", (REPO / "docs" / "quickstart.md").read_text()))
+    named |= set(re.findall(r"\| `(\w+)` \|", (REPO / "docs" / "quickstart.md").read_text()))
+    assert set(extras) - {"all"} <= named | {"test", "docs"}
