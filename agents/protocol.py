@@ -7,6 +7,7 @@ anything from this package.  ``reset(seed)`` is optional; evaluation calls it wh
 from __future__ import annotations
 
 import importlib
+import inspect
 import json
 from typing import Any, Protocol, runtime_checkable
 
@@ -20,15 +21,12 @@ class Agent(Protocol):
     def act(self, observation: dict[str, np.ndarray]) -> np.ndarray: ...
 
 
-def load_agent(spec: str, env, kwargs: dict[str, Any] | str | None = None) -> Agent:
-    """Build an agent from ``"name"`` (a built-in) or ``"module:Class"`` plus JSON kwargs.
+def agent_class(spec: str):
+    """The class (or factory) named by ``spec``: a built-in name or ``"module:Class"``; nothing is built.
 
-    The class is called as ``Class(env=env, **kwargs)`` if it accepts ``env``, else
-    ``Class(**kwargs)``.  Nothing is unpickled.
+    A misspelt name, module or class is a ``ValueError`` naming the fix; a missing optional
+    dependency of the agent's module (torch for the learned agents) stays an ``ImportError``.
     """
-    if isinstance(kwargs, str):
-        kwargs = json.loads(kwargs) if kwargs.strip() else {}
-    kwargs = dict(kwargs or {})
     from agents import BUILTIN_AGENTS
 
     if spec in BUILTIN_AGENTS:
@@ -38,11 +36,54 @@ def load_agent(spec: str, env, kwargs: dict[str, Any] | str | None = None) -> Ag
     else:
         raise ValueError(f"unknown agent {spec!r}: use one of {sorted(BUILTIN_AGENTS)} or 'module:Class'")
     module_name, _, attr = target.partition(":")
-    cls = getattr(importlib.import_module(module_name), attr)
     try:
-        agent = cls(env=env, **kwargs)
-    except TypeError:
-        agent = cls(**kwargs)
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name and module_name.startswith(exc.name) and module_name[len(exc.name):][:1] in ("", "."):
+            raise ValueError(f"agent {spec!r}: no module named {exc.name!r} (is it installed, or its folder on "
+                             "PYTHONPATH?)") from None
+        raise
+    try:
+        return getattr(module, attr)
+    except AttributeError:
+        raise ValueError(f"agent {spec!r}: module {module_name!r} has no attribute {attr!r}") from None
+
+
+def _takes_env(signature: inspect.Signature) -> bool:
+    return any(p.kind is p.VAR_KEYWORD or (p.name == "env" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
+               for p in signature.parameters.values())
+
+
+def load_agent(spec: str, env, kwargs: dict[str, Any] | str | None = None) -> Agent:
+    """Build an agent from ``"name"`` (a built-in) or ``"module:Class"`` plus JSON kwargs.
+
+    The class is called as ``Class(env=env, **kwargs)`` if its signature takes ``env`` (or
+    ``**kwargs``), else ``Class(**kwargs)``; kwargs it does not take are a ``ValueError`` listing
+    the ones it does.  Errors raised inside the constructor propagate unchanged.  Nothing is
+    unpickled.
+    """
+    if isinstance(kwargs, str):
+        try:
+            kwargs = json.loads(kwargs) if kwargs.strip() else {}
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"agent {spec!r}: kwargs are not valid JSON ({exc}); e.g. '{{\"seed\": 0}}'") from None
+    kwargs = dict(kwargs or {})
+    cls = agent_class(spec)
+    try:
+        signature = inspect.signature(cls)
+    except (TypeError, ValueError):  # no introspectable signature (some extension types): pass env only if asked
+        signature = None
+    call = dict(kwargs)
+    if signature is not None:
+        if _takes_env(signature):
+            call["env"] = env
+        try:
+            signature.bind(**call)
+        except TypeError as exc:
+            takes = [p for p in signature.parameters if p != "env"]
+            raise ValueError(f"agent {spec!r} cannot be built with {sorted(kwargs)}: {exc}; it takes "
+                             f"{', '.join(takes) or 'no arguments'}") from None
+    agent = cls(**call)
     if not isinstance(agent, Agent):
         raise TypeError(f"{spec!r} built {type(agent).__name__}, which has no act(observation) method")
     return agent

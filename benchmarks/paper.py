@@ -235,7 +235,7 @@ def _pyplot():
     try:
         import matplotlib
     except ImportError:
-        raise RuntimeError("the paper figures need matplotlib: pip install -e '.[train]'") from None
+        raise ImportError("the paper figures need matplotlib: pip install 'grasp-envs[train]'") from None
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -276,16 +276,66 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fig8-agent", default="planner", help="agent with propose(observation, k)")
     p.add_argument("--fig8-agent-kwargs", default="{}", help="JSON kwargs of the Fig. 8 agent")
     p.add_argument("--fig8-tasks", nargs="+", default=["random-4d-test-v0", "ycb-4d-v0"])
-    p.add_argument("--fig8-scenes", type=int, help="only the first N scenes of each Fig. 8 task")
+    p.add_argument("--fig8-scenes", type=positive_int("--fig8-scenes 100"), help="only the first N scenes of each Fig. 8 task")
+
+
+def check_inputs(args: argparse.Namespace) -> list[dict]:
+    """Check every figure's inputs before any evaluation starts; return the results already there.
+
+    All problems are reported at once, in one ``ValueError`` (an ``ImportError`` for a missing
+    plotting package), so a long ``--run`` or ``--fig8`` never fails at its end on a typo.
+    """
+    from agents.protocol import agent_class
+
+    problems = []
+    results_dir = Path(args.results)
+    if not args.run and not results_dir.is_dir():
+        problems.append(f"results directory {results_dir} does not exist: evaluate first (`grasp-envs paper "
+                        f"--results {results_dir} --out {args.out} --run`) or pass --results DIR")
+    if args.run:
+        for spec in args.agents:
+            try:
+                agent_class(spec)
+            except ValueError as exc:
+                problems.append(f"--agents: {exc}")
+    if args.fig8:
+        try:
+            kwargs = json.loads(args.fig8_agent_kwargs)
+            if not isinstance(kwargs, dict):
+                problems.append(f"--fig8-agent-kwargs must be a JSON object, got {args.fig8_agent_kwargs!r}")
+        except json.JSONDecodeError as exc:
+            problems.append(f"--fig8-agent-kwargs is not valid JSON ({exc}), e.g. '{{\"beam_width\": 20}}'")
+        for task in args.fig8_tasks:
+            try:
+                get_task(task)
+            except ValueError as exc:
+                problems.append(f"--fig8-tasks: {exc}")
+        try:
+            if not hasattr(agent_class(args.fig8_agent), "propose"):
+                problems.append(f"--fig8-agent {args.fig8_agent!r} has no propose(observation, k) method; the Fig. 8 "
+                                "curve needs a ranked list of grasps (e.g. --fig8-agent planner)")
+        except ValueError as exc:
+            problems.append(f"--fig8-agent: {exc}")
+    results = load_results(results_dir)
+    if args.fig8 or fig9_points(results):
+        try:
+            _pyplot()  # the PNGs need matplotlib: fail now, not after the evaluations
+        except ImportError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise ValueError("; ".join(problems) if len(problems) == 1 else
+                         f"{len(problems)} problems, nothing was run:\n  " + "\n  ".join(problems))
+    return results
 
 
 def run(args: argparse.Namespace) -> int:
     results_dir, out = Path(args.results), Path(args.out)
+    results = check_inputs(args)
     out.mkdir(parents=True, exist_ok=True)
     if args.run:
         results_dir.mkdir(parents=True, exist_ok=True)
         run_missing(results_dir, args.dims, args.agents, args.workers, args.scenes)
-    results = load_results(results_dir)
+        results = load_results(results_dir)
     written = []
     for d in args.dims:
         for name, fn in ((f"fig6_{d}d.md", fig6_table), (f"fig5_{d}d.md", fig5_table)):

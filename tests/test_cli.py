@@ -145,3 +145,19 @@ def test_every_command_has_a_summary_and_every_named_extra_exists():
     named = set(re.findall(r"grasp-envs\[(\w+)\]", (REPO / "docs" / "quickstart.md").read_text()))
     named |= set(re.findall(r"\| `(\w+)` \|", (REPO / "docs" / "quickstart.md").read_text()))
     assert set(extras) - {"all"} <= named | {"test", "docs"}
+
+
+def test_paper_checks_every_input_before_running(tmp_path, capsys):
+    out = tmp_path / "paper"
+    rc = main(["paper", "--results", str(tmp_path / "nothing"), "--out", str(out), "--fig8",
+               "--fig8-tasks", "random-4d-tset-v0", "--fig8-agent", "random", "--fig8-agent-kwargs", "{bad"])
+    err = capsys.readouterr().err
+    assert rc == 1
+    assert "4 problems, nothing was run" in err
+    assert f"results directory {tmp_path / 'nothing'} does not exist" in err and "--run`" in err
+    assert "--fig8-agent-kwargs is not valid JSON" in err
+    assert "unknown task 'random-4d-tset-v0'. Did you mean 'random-4d-test-v0'" in err
+    assert "--fig8-agent 'random' has no propose(observation, k) method" in err
+    assert not out.exists()
+    rc = main(["paper", "--results", str(tmp_path), "--out", str(out), "--run", "--agents", "centroid", "planer"])
+    assert rc == 1 and "--agents: unknown agent 'planer'" in capsys.readouterr().err and not out.exists()
