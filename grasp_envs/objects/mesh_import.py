@@ -22,16 +22,63 @@ import json
 import os
 import tempfile
 import time
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
-from grasp_envs.objects.model import MIN_PART_VOLUME, GraspObject, InvalidMeshError, part_hull
+from grasp_envs.objects.model import (
+    MAX_OBJECT_EXTENT,
+    MIN_OBJECT_EXTENT,
+    MIN_PART_VOLUME,
+    UNITS_TO_METRES,
+    GraspObject,
+    InvalidMeshError,
+    part_hull,
+)
 
 #: Bump when the processing pipeline changes in a way that changes its output.
 CACHE_VERSION = 1
 MESH_SUFFIXES = (".obj", ".stl", ".ply", ".off", ".glb", ".gltf")
+
+
+class MeshWarning(UserWarning):
+    """A mesh was accepted, but a defect may make its collision shape or its mass wrong."""
+
+
+def boundary_edges(vertices: np.ndarray, faces: np.ndarray) -> int:
+    """Edges that belong to one triangle only (the rims of holes); 0 for a watertight mesh.
+
+    Vertices at identical positions are merged first: texture seams split vertices without
+    opening the surface.
+    """
+    _, merged = np.unique(np.asarray(vertices, np.float64), axis=0, return_inverse=True)
+    f = merged.reshape(-1)[np.asarray(faces, np.int64)]
+    edges = np.sort(np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]]), axis=1)
+    _, counts = np.unique(edges, axis=0, return_counts=True)
+    return int((counts == 1).sum())
+
+
+def check_mesh(vertices: np.ndarray, faces: np.ndarray, *, name: str = "mesh") -> None:
+    """Refuse a mesh too small for any convex part to count; warn (:class:`MeshWarning`) if it has holes."""
+    extent = float(np.ptp(np.asarray(vertices, np.float64), axis=0).max())
+    if extent ** 3 < MIN_PART_VOLUME:
+        fits = [f"multiply by {k:g} if it is in {u}" for u, k in UNITS_TO_METRES
+                if MIN_OBJECT_EXTENT <= extent * k <= MAX_OBJECT_EXTENT]
+        raise InvalidMeshError(
+            f"{name}: mesh is {extent:.3g} units across, too small for any convex part to reach the 1 mm^3 "
+            f"the simulator needs; convert the file to metres before importing it (objects are "
+            f"{1000 * MIN_OBJECT_EXTENT:g} mm to {MAX_OBJECT_EXTENT:g} m across{'; ' + ', '.join(fits) if fits else ''})"
+        )
+    holes = boundary_edges(vertices, faces)
+    if holes:
+        warnings.warn(
+            f"{name}: mesh is not watertight ({holes} edges belong to one triangle only); its convex "
+            "decomposition may fill or miss the open regions and a mass from density may be wrong. "
+            "Close the holes (e.g. trimesh's fill_holes) or give the object's mass",
+            MeshWarning, stacklevel=3,
+        )
 
 
 @dataclass(frozen=True)
@@ -227,6 +274,7 @@ def decompose(vertices: np.ndarray, faces: np.ndarray, config: DecompositionConf
     Parts whose hull is degenerate (flat, or below 1 mm^3) are dropped and counted; an
     :class:`InvalidMeshError` is raised when nothing is left.
     """
+    check_mesh(vertices, faces, name=name)
     try:
         import coacd
     except ImportError:

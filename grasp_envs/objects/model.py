@@ -18,6 +18,20 @@ MIN_OBJECT_EXTENT = 0.005
 MAX_OBJECT_EXTENT = 1.0
 #: Parts with less volume than this (m^3, i.e. 1 mm^3) are degenerate.
 MIN_PART_VOLUME = 1e-9
+#: Units a mesh may have been exported in, and the factor that converts each to metres.
+UNITS_TO_METRES = (("millimetres", 1e-3), ("centimetres", 1e-2), ("inches", 0.0254), ("kilometres", 1e3))
+
+
+def unit_hint(extent: float) -> str:
+    """Which common units would make an object ``extent`` (in its file's units) a graspable size."""
+    fits = [(u, k) for u, k in UNITS_TO_METRES if MIN_OBJECT_EXTENT <= extent * k <= MAX_OBJECT_EXTENT]
+    limits = f"objects must be {1000 * MIN_OBJECT_EXTENT:g} mm to {MAX_OBJECT_EXTENT:g} m across"
+    if not fits:
+        return f"scale it to metres: {limits}"
+    names = [u for u, _ in fits]
+    units = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
+    scales = ", ".join(f"scale={k:g} from {u}" for u, k in fits)
+    return f"is the mesh in {units}? scale it to metres: {scales}"
 
 
 class InvalidMeshError(ValueError):
@@ -89,12 +103,12 @@ class GraspObject:
         if ext.max() > MAX_OBJECT_EXTENT:
             raise InvalidMeshError(
                 f"{self.name}: object is {ext.max():.3g} m across, above {MAX_OBJECT_EXTENT} m "
-                "(enormous; is the mesh in millimetres? scale it to metres)"
+                f"(enormous; {unit_hint(ext.max())})"
             )
         if ext.max() < MIN_OBJECT_EXTENT:
             raise InvalidMeshError(
                 f"{self.name}: object is {ext.max():.3g} m across, below {MIN_OBJECT_EXTENT} m "
-                "(tiny; is the mesh in kilometres? scale it to metres)"
+                f"(tiny; {unit_hint(ext.max())})"
             )
         if not (np.isfinite(self.mass) and self.mass > 0):
             raise ValueError(f"{self.name}: mass must be positive and finite, got {self.mass}")
