@@ -13,8 +13,8 @@ documents the stable reader API).  Two views:
 
 Both load the selected shards into memory once (``shards=[...]`` selects a subset, e.g. to split
 train and validation by shard); use :meth:`GraspDataset.iter_shards` to stream larger sets.
-:func:`training_arrays` returns the concatenated arrays in the layout ``agents.train.load_data``
-uses, so either training recipe can read these datasets.
+:func:`training_arrays` returns the arrays the training scripts (``agents.train_planner``,
+``agents.train_evaluator``) read, including the planner's free negatives.
 """
 
 from __future__ import annotations
@@ -102,21 +102,34 @@ class HandImageDataset(Dataset):
         return float(self.success.mean()) if len(self) else 0.0
 
 
-def training_arrays(data: str | Path | GraspDataset, shards: Sequence[int] | None = None) -> dict:
-    """Arrays in the layout of ``agents.train.load_data`` (hand images of every simulated attempt)."""
+def training_arrays(data: str | Path | GraspDataset, shards: Sequence[int] | None = None, *, images: bool = True) -> dict:
+    """Every array the training scripts read, one dataset (``agents.train_utils.load_data`` joins several).
+
+    Per scene: ``depth``, ``bbox``, ``object_seed``, ``scene_seed``.  The planner's targets:
+    ``success_grasp`` (M, dims) with their scene rows ``success_object``; its free negatives:
+    ``negative_grasp`` (the grasps the simulator rejected or that failed) with ``negative_object``
+    and ``negative_rejected`` (rejected without physics, as opposed to simulated and failed).  The
+    evaluator's data (with ``images``): ``hand_depth`` of every simulated attempt, ``hand_label``,
+    ``hand_object`` and ``hand_source`` (0 uniform, 1 a proposer's grasp).
+    """
     ds = _open(data)
     scenes = ds.read_scenes(shards)
-    att = ds.read_attempts(shards, simulated_only=True)
+    att = ds.read_attempts(shards, images=images)
     stacked, offsets = scenes.stacked_success()
     row_of_scene = {int(s): j for j, s in enumerate(scenes.scene)}
-    hand_object = np.array([row_of_scene[int(s)] for s in att.scene], np.int64)
-    return {
+    rows = np.array([row_of_scene[int(s)] for s in att.scene], np.int64)
+    neg = ~att.success
+    sim = att.simulated_index
+    out = {
         "meta": {"dims": ds.dims, "observation": ds.manifest["layout"]["observation"],
                  "dataset": str(ds.root), "env_id": ds.env_id},
         "depth": scenes.depth, "bbox": scenes.bbox, "object_seed": scenes.object_seed,
         "scene_seed": scenes.reset_seed.astype(np.uint64),
         "success_object": np.repeat(np.arange(len(scenes), dtype=np.int64), np.diff(offsets)),
         "success_grasp": stacked,
-        "hand_depth": att.hand_depth, "hand_label": att.success, "hand_object": hand_object,
-        "hand_source": np.zeros(len(att), np.int8),
+        "negative_object": rows[neg], "negative_grasp": att.grasp[neg], "negative_rejected": att.rejection[neg] != 0,
     }
+    if images:
+        out.update({"hand_depth": att.hand_depth, "hand_label": att.success[sim], "hand_object": rows[sim],
+                    "hand_source": att.source[sim].astype(np.int8)})
+    return out

@@ -21,13 +21,13 @@ import torch
 
 import grasp_envs  # noqa: F401
 from agents.planner import GraspPlanner, PlannerConfig
-from agents.train import load_data, pad_grasps
+from agents.train_utils import load_data, pad_grasps
 
 
 def batches(args, dims: int):
     rng = np.random.default_rng(args.seed)
     if args.data:
-        d = load_data(args.data)
+        d = load_data(args.data, images=False)
         n = len(d["depth"])
         groups = [d["success_grasp"][d["success_object"] == i] for i in range(n)]
         keep = [i for i in range(n) if len(groups[i])][: args.objects]

@@ -9,7 +9,10 @@ A run is fixed by a :class:`GenerateConfig`.  Scene ``i`` of a run is fully dete
   are disjoint;
 * its ``env.reset`` seed (which draws the object's orientation) and the generator of its grasps
   come from ``SeedSequence(seed, spawn_key=(i, 0))`` and ``(i, 1)``;
-* its grasps are ``attempts`` bins drawn uniformly from the grid, evaluated with
+* its grasps are ``attempts`` bins drawn uniformly from the grid, followed, when the config names
+  a ``proposer``, by that proposer's grasps for the scene's observation (for example a planner
+  checkpoint's top-k beam and their neighbouring bins: :class:`agents.proposals.PlannerProposals`),
+  evaluated with
   ``env.unwrapped.evaluate_grasps`` (one compiled model per object; rejection before physics;
   the surviving grasps simulated in one batched rollout) and, for the simulated ones, imaged
   with ``env.unwrapped.hand_camera_images`` in one batch.
@@ -77,6 +80,11 @@ class GenerateConfig:
         seed: Run seed; scene ``i`` depends only on ``(seed, i)``.
         scenes_per_shard: Scenes per Parquet shard (the unit of work and of resumption).
         env_kwargs: Extra JSON keyword arguments for ``gym.make`` (e.g. an observation config).
+        proposer: Optional ``"module:Class"`` of a proposer: ``Class(**proposer_kwargs)`` is built
+            once per worker and called as ``proposer(observation, rng) -> (n, dims) bins`` on each
+            scene; its grasps are labelled after the uniform ones with ``source`` 1.  Loaded by
+            name, so this package never imports the code that proposes (e.g. ``agents``).
+        proposer_kwargs: JSON keyword arguments of the proposer (e.g. a checkpoint path).
     """
 
     env_id: str
@@ -86,12 +94,23 @@ class GenerateConfig:
     seed: int = 0
     scenes_per_shard: int = 8
     env_kwargs: dict[str, Any] = field(default_factory=dict)
+    proposer: str = ""
+    proposer_kwargs: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.num_objects < 1:
             raise ValueError(f"num_objects must be at least 1, got {self.num_objects}")
-        if self.attempts < 1:
-            raise ValueError(f"attempts must be at least 1, got {self.attempts}")
+        if self.attempts < (0 if self.proposer else 1):
+            raise ValueError(f"attempts must be at least {0 if self.proposer else 1}, got {self.attempts}")
+        if self.proposer and ":" not in self.proposer:
+            raise ValueError(f"proposer must be 'module:Class', got {self.proposer!r}; "
+                             "e.g. --proposer agents.proposals:PlannerProposals")
+        if not isinstance(self.proposer_kwargs, dict):
+            raise ValueError(f"proposer_kwargs must be a dict, got {type(self.proposer_kwargs).__name__}")
+        try:
+            json.dumps(self.proposer_kwargs)
+        except TypeError as exc:
+            raise ValueError(f"proposer_kwargs must be JSON-serialisable ({exc})") from exc
         if self.split not in ("train", "test"):
             raise ValueError(f"split must be 'train' or 'test', got {self.split!r}")
         if self.seed < 0:
@@ -128,7 +147,11 @@ class GenerateConfig:
         return range(index * self.scenes_per_shard, min((index + 1) * self.scenes_per_shard, self.num_objects))
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        if not self.proposer:  # datasets without a proposer keep the config of earlier versions
+            d.pop("proposer")
+            d.pop("proposer_kwargs")
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> "GenerateConfig":
@@ -138,6 +161,7 @@ class GenerateConfig:
 
 # --------------------------------------------------------------------------- workers
 _ENV_CACHE: dict[str, gym.Env] = {}
+_PROPOSER_CACHE: dict[str, Any] = {}
 
 
 def make_env(config: GenerateConfig) -> gym.Env:
@@ -148,6 +172,24 @@ def make_env(config: GenerateConfig) -> gym.Env:
         env = gym.make(config.env_id, split=config.split, **config.env_kwargs)
         _ENV_CACHE[key] = env
     return env
+
+
+def make_proposer(config: GenerateConfig):
+    """The proposer of ``config`` (``None`` without one), built once per process."""
+    if not config.proposer:
+        return None
+    key = json.dumps([config.proposer, config.proposer_kwargs], sort_keys=True)
+    if key not in _PROPOSER_CACHE:
+        import importlib
+
+        module, _, attr = config.proposer.partition(":")
+        try:
+            cls = getattr(importlib.import_module(module), attr)
+        except (ImportError, AttributeError) as exc:
+            raise ValueError(f"cannot load proposer {config.proposer!r} ({exc}); "
+                             "e.g. --proposer agents.proposals:PlannerProposals") from None
+        _PROPOSER_CACHE[key] = cls(**config.proposer_kwargs)
+    return _PROPOSER_CACHE[key]
 
 
 def scene_plan(config: GenerateConfig, lo: int, hi: int, scene: int) -> tuple[int, int, np.random.Generator]:
@@ -187,6 +229,7 @@ def generate_shard(config_dict: dict, index: int) -> dict:
     env = make_env(config)
     u = env.unwrapped
     layout = _env_layout(env)
+    proposer = make_proposer(config)
     lo, hi = layout["seed_range"]
     dims, n_bins = layout["dims"], layout["n_bins"]
     scenes, batches, skipped = [], [], []
@@ -199,6 +242,11 @@ def generate_shard(config_dict: dict, index: int) -> dict:
             skipped.append({"scene": i, "object_seed": object_seed, "error": f"{type(exc).__name__}: {exc}"})
             continue
         actions = rng.integers(0, n_bins, size=(config.attempts, dims))
+        source = np.zeros(len(actions), np.int8)
+        if proposer is not None:
+            proposed = np.asarray(proposer(obs, rng), np.int64).reshape(-1, dims)
+            actions = np.concatenate([actions, proposed])
+            source = np.concatenate([source, np.ones(len(proposed), np.int8)])
         outcome = u.evaluate_grasps(actions)
         live = np.flatnonzero(outcome.rejection == 0)
         hand = u.hand_camera_images(actions[live]) if len(live) else np.zeros((0, *layout["hand_depth_shape"]), np.float32)
@@ -209,7 +257,7 @@ def generate_shard(config_dict: dict, index: int) -> dict:
         })
         batches.append({
             "scene": i, "object_seed": object_seed, "grasp": actions, "rejection": outcome.rejection,
-            "success": outcome.success, "lift": outcome.lift, "hand_depth": hand,
+            "success": outcome.success, "lift": outcome.lift, "hand_depth": hand, "source": source,
         })
     scenes_bytes = storage.parquet_bytes(schema.build_scenes_table(scenes, dims, tuple(layout["depth_shape"])))
     attempts_bytes = storage.parquet_bytes(schema.build_attempts_table(batches, dims, tuple(layout["hand_depth_shape"])))
@@ -226,6 +274,7 @@ def generate_shard(config_dict: dict, index: int) -> dict:
             "attempts": int(sum(len(b["rejection"]) for b in batches)),
             "simulated": int(sum(s["n_simulated"] for s in scenes)),
             "successes": int(sum(s["n_success"] for s in scenes)),
+            "proposed": int(sum(int(b["source"].sum()) for b in batches)),
             "rejected": {
                 reason: int(sum(int((b["rejection"] == code).sum()) for b in batches))
                 for code, reason in ((1, "penetrates_table"), (2, "penetrates_object"), (3, "closes_on_air"))

@@ -16,6 +16,7 @@
     att.grasp                                   # (N, dims) int64 bins
     att.rejection                               # (N,) int8: grasp_envs.sim.Rejection codes (0 = simulated)
     att.success, att.lift                       # (N,) bool, (N,) float32 metres
+    att.source                                  # (N,) int8: 0 uniform, 1 a proposer's grasp (planner proposals)
     att.hand_depth                              # (N_sim, h, w) float32 for the simulated rows, in order
     att.simulated_index                         # (N_sim,) rows of att that hand_depth belongs to
     sim = ds.read_attempts(simulated_only=True) # only simulated rows: hand_depth aligns with every row
@@ -79,6 +80,7 @@ class AttemptArrays:
     lift: np.ndarray
     hand_depth: np.ndarray | None
     simulated_index: np.ndarray
+    source: np.ndarray
 
     def __len__(self) -> int:
         return len(self.scene)
@@ -195,7 +197,10 @@ class GraspDataset:
 
     def _attempts(self, rec: dict, simulated_only: bool, images: bool) -> AttemptArrays:
         columns = ["scene", "object_seed", "attempt", "grasp", "rejection", "success", "lift"]
-        t = pq.read_table(self._path(rec, "attempts"), columns=columns + (["hand_depth"] if images else []))
+        path = self._path(rec, "attempts")
+        if "source" in pq.read_schema(path).names:  # older datasets have no source column
+            columns.append("source")
+        t = pq.read_table(path, columns=columns + (["hand_depth"] if images else []))
         if simulated_only:
             t = t.filter(pc.equal(t["rejection"], 0))
         rejection = t["rejection"].to_numpy()
@@ -218,6 +223,7 @@ class GraspDataset:
             lift=t["lift"].to_numpy(),
             hand_depth=hand,
             simulated_index=sim_index,
+            source=t["source"].to_numpy() if "source" in t.column_names else np.zeros(len(t), np.int8),
         )
 
     def read_scenes(self, shards: Sequence[int] | None = None) -> SceneArrays:
@@ -246,7 +252,8 @@ class GraspDataset:
         z = np.zeros(0, np.int64)
         return AttemptArrays(z, z, z.astype(np.int32), np.zeros((0, self.dims), np.int64), z.astype(np.int8),
                              z.astype(bool), z.astype(np.float32),
-                             np.zeros((0, *self.hand_depth_shape), np.float32) if images else None, z)
+                             np.zeros((0, *self.hand_depth_shape), np.float32) if images else None, z,
+                             z.astype(np.int8))
 
 
 def _empty_scene(ds: GraspDataset, name: str):

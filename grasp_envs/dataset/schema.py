@@ -30,7 +30,10 @@ rejection      int8                                     :class:`grasp_envs.sim.R
 success        bool                                     the object was lifted
 lift           float32                                  rise of the object (m), 0 if rejected
 hand_depth     fixed_size_list<float32>[h * w], null    hand-camera depth (m); null if rejected
+source         int8                                     0: drawn uniformly; 1: a proposer's grasp
 =============  =======================================  =========================================
+
+Datasets written before the ``source`` column existed read back with ``source`` 0 everywhere.
 
 Image shapes are stored in each file's schema metadata (``depth_shape``, ``hand_depth_shape``)
 and in the manifest.
@@ -75,6 +78,7 @@ def attempts_schema(dims: int, hand_shape: tuple[int, int]) -> pa.Schema:
             ("success", pa.bool_()),
             ("lift", pa.float32()),
             ("hand_depth", pa.list_(pa.float32(), n)),
+            ("source", pa.int8()),
         ],
         metadata={"hand_depth_shape": json.dumps(list(hand_shape)), "dims": str(dims)},
     )
@@ -115,11 +119,13 @@ def build_attempts_table(batches: list[dict], dims: int, hand_shape: tuple[int, 
     """Table of per-scene attempt batches (dicts of arrays, see :func:`attempts_schema`).
 
     Each batch holds ``scene``, ``object_seed`` (scalars) and ``grasp`` (n, dims), ``rejection``,
-    ``success``, ``lift`` (n,) and ``hand_depth`` (n_simulated, h, w) for the non-rejected rows in order.
+    ``success``, ``lift`` (n,) and ``hand_depth`` (n_simulated, h, w) for the non-rejected rows in order,
+    and optionally ``source`` (n,) (0 where absent).
     """
     schema = attempts_schema(dims, hand_shape)
     n_px = int(np.prod(hand_shape))
-    cols: dict[str, list] = {k: [] for k in ("scene", "object_seed", "attempt", "grasp", "rejection", "success", "lift", "hand")}
+    cols: dict[str, list] = {k: [] for k in ("scene", "object_seed", "attempt", "grasp", "rejection", "success", "lift",
+                                             "hand", "source")}
     for b in batches:
         n = len(b["rejection"])
         live = b["rejection"] == 0
@@ -133,6 +139,7 @@ def build_attempts_table(batches: list[dict], dims: int, hand_shape: tuple[int, 
         cols["success"].append(b["success"].astype(bool))
         cols["lift"].append(b["lift"].astype(np.float32))
         cols["hand"].append(hand)
+        cols["source"].append(np.asarray(b.get("source", np.zeros(n)), np.int8).reshape(n))
     cat = {k: (np.concatenate(v) if v else None) for k, v in cols.items()}
     if cat["scene"] is None:
         return schema.empty_table()
@@ -145,6 +152,7 @@ def build_attempts_table(batches: list[dict], dims: int, hand_shape: tuple[int, 
         pa.array(cat["success"], pa.bool_()),
         pa.array(cat["lift"], pa.float32()),
         _fixed(cat["hand"], n_px, pa.float32(), mask=cat["rejection"] != 0),
+        pa.array(cat["source"], pa.int8()),
     ]
     return pa.Table.from_arrays(arrays, schema=schema)
 
