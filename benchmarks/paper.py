@@ -46,8 +46,10 @@ ROWS = {
 #: Paper columns: label -> task family (without -vN and dims) per object set and split.
 COLUMNS = {
     "ShapeNet train": "shapenet-{d}d-train", "ShapeNet test": "shapenet-{d}d-test",
-    "Random train": "random-{d}d-train", "Random test": "random-{d}d-test", "YCB": "ycb-{d}d",
+    "Random train": "random-{d}d-trained", "Random test": "random-{d}d-test", "YCB": "ycb-{d}d",
 }
+#: "Random train" is the objects the shipped planner was trained on (``random-4d-trained``), as in
+#: the paper; ``random-{d}d-train`` draws fresh train-split objects that no training saw.
 #: The paper's Fig. 6 (4-D grasps; Full and Autoregressive-only trained on Random-1M).
 PAPER_FIG6 = {
     "Full": (0.91, 0.89, 0.86, 0.84, 0.92), "Autoregressive-only": (0.89, 0.86, 0.80, 0.76, 0.89),

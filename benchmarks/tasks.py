@@ -107,6 +107,10 @@ class BenchmarkTask:
             and the task has never been frozen).
         object_checksum: Frozen :func:`object_list_checksum` of the scenes' objects (``None``:
             not frozen yet; results then carry the checksum they observed and are flagged).
+        training_data_seed: When set, the scenes are the first ``n_scenes`` scenes of the dataset
+            ``grasp-envs generate --seed S`` on the task's env (the same objects in the same
+            orientations: :func:`grasp_envs.dataset.generate.scene_plan`), i.e. scenes the
+            shipped planner was trained on; ``scene_entropy`` is then unused.
     """
 
     name: str
@@ -120,6 +124,7 @@ class BenchmarkTask:
     description: str = ""
     fingerprint: str | None = field(default=None, compare=False)
     object_checksum: str | None = field(default=None, compare=False)
+    training_data_seed: int | None = None
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.name):
@@ -209,6 +214,12 @@ class BenchmarkTask:
         """
         lo, hi = seed_range if seed_range is not None else self.object_seed_range()
         n, size = int(self.n_scenes), hi - lo
+        if self.training_data_seed is not None:
+            from grasp_envs.dataset.generate import GenerateConfig, scene_plan
+
+            config = GenerateConfig(env_id=self.env_id, num_objects=n, seed=self.training_data_seed, split=self.split)
+            plans = [scene_plan(config, lo, hi, i) for i in range(n)]
+            return [Scene(i, int(reset), int(obj)) for i, (obj, reset, _) in enumerate(plans)]
         reset_seeds = np.random.SeedSequence(self.scene_entropy, spawn_key=(0,)).generate_state(n, np.uint32)
         if size >= n:
             chosen: list[int] = []
@@ -238,6 +249,7 @@ class BenchmarkTask:
             "object_set": self.object_set, "split": self.split, "scene_entropy": self.scene_entropy,
             "n_scenes": self.n_scenes, "seeds": list(self.seeds),
             "scenes": [[s.reset_seed, s.object_seed] for s in scenes],
+            **({"training_data_seed": self.training_data_seed} if self.training_data_seed is not None else {}),
         }
 
     def compute_fingerprint(self, scenes: list[Scene] | None = None) -> str:
@@ -296,13 +308,19 @@ _ENTROPY = {("random", "train"): 1710064250, ("random", "test"): 1710064251,
             ("ycb", "test"): 1710064252, ("scanned", "test"): 1710064253,
             ("shapenet", "train"): 1710064254, ("shapenet", "test"): 1710064255}
 
-# name: (env_id, kwargs, object_set, split, fingerprint, object_checksum, description)
+# name: (env_id, kwargs, object_set, split, fingerprint, object_checksum, description[, training_data_seed])
 _DEFINITIONS: dict[str, tuple] = {
     "random-4d-train-v0": (
         "grasp_envs/GraspRandom4D-v0", {"dims": 4, "split": "train"}, "random", "train",
         "caf8b326cf510887e904d49baf24be6234fc66834561feb4c5178a8480588514",
         "a6868fa9cb513b84f81f4bef80147a168853690f89caa92372c22f2ea574ce0b",
         "procedurally generated objects from the training split, upright 4-D grasps"),
+    "random-4d-trained-v0": (
+        "grasp_envs/GraspRandom4D-v0", {"dims": 4, "split": "train"}, "random", "train",
+        "ba6908eaac78bbbfd4d0f6b5ac62a7b35e98b420f5e3d857beea740e2a36e888",
+        "2d91b4aa960d58d91b0f58149fe05b6cba07a75a2f4145a0e258f27c2027bff0",
+        "objects the shipped 4-D planner was trained on (the first 300 scenes of its uniform dataset, seed 0), "
+        "upright 4-D grasps", 0),
     "random-4d-test-v0": (
         "grasp_envs/GraspRandom4D-v0", {"dims": 4, "split": "test"}, "random", "test",
         "53365b0e44e0b9598dd610fe7779f4accb4b94f2484f08fb2cd5415d22e8ff6d",
@@ -350,10 +368,11 @@ TASKS: dict[str, BenchmarkTask] = {}
 
 
 def _build() -> None:
-    for name, (env_id, kwargs, object_set, split, fp, oc, desc) in _DEFINITIONS.items():
+    for name, (env_id, kwargs, object_set, split, fp, oc, desc, *data_seed) in _DEFINITIONS.items():
         TASKS[name] = BenchmarkTask(
             name=name, env_id=env_id, env_kwargs=kwargs, object_set=object_set, split=split,
             scene_entropy=_ENTROPY[(object_set, split)], description=desc, fingerprint=fp, object_checksum=oc,
+            training_data_seed=data_seed[0] if data_seed else None,
         )
 
 

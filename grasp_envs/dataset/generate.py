@@ -40,6 +40,7 @@ import numpy as np
 import grasp_envs
 from grasp_envs.dataset import schema, storage
 from grasp_envs.registration import NAMESPACE
+from grasp_envs.workers import worker_init
 
 #: Object set -> environment id pattern (``{dims}`` is 4 or 6).  Sets whose env is not
 #: registered in this installation are refused with a message naming the id.
@@ -303,7 +304,7 @@ def _run_inline(config: GenerateConfig, pending: list[int], workers: int, ray_ad
 def _run_local(config: GenerateConfig, pending: list[int], workers: int, ray_address: str | None) -> Iterator[dict]:
     # "spawn": workers start clean (no inherited MuJoCo state or progress-bar threads).
     ctx = mp.get_context("spawn")
-    with cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+    with cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=worker_init) as pool:
         todo = list(pending)
         running: set[cf.Future] = set()
         try:
