@@ -145,3 +145,40 @@ def test_unknown_env_id_suggests_the_nearest():
         gym.make("grasp_envs/GraspRandm4D-v0")
     with pytest.raises(gym.error.Error):
         gym.make("grasp_envs/GraspRandom4D-v9")
+
+
+@pytest.mark.parametrize("how", ["deepcopy", "pickle"])
+def test_a_reset_env_copies_and_continues_identically(how):
+    import copy
+    import pickle
+
+    env = gym.make("grasp_envs/GraspRandom4D-v0", max_attempts=3)
+    obs, _ = env.reset(seed=3)
+    twin = copy.deepcopy(env) if how == "deepcopy" else pickle.loads(pickle.dumps(env))
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        a = rng.integers(0, 20, 4)
+        out, out2 = env.step(a), twin.step(a)
+        for k in out[0]:
+            assert np.array_equal(out[0][k], out2[0][k]), k
+        assert out[1:4] == out2[1:4]
+        assert out[4]["outcome"] == out2[4]["outcome"] and out[4]["lift_height"] == out2[4]["lift_height"]
+        if out[2]:
+            break
+    # The copies are independent: resetting one leaves the other's scene alone.
+    twin.reset(seed=99)
+    assert env.unwrapped.object_seed != twin.unwrapped.object_seed
+
+
+def test_a_rejected_step_does_not_render_again():
+    env = gym.make("grasp_envs/GraspRandom4D-v0", max_attempts=2)
+    obs, _ = env.reset(seed=0)
+    base = env.unwrapped
+    calls = []
+    original = base.depth_images
+    base.depth_images = lambda: calls.append(1) or original()
+    obs2, _, _, _, info = env.step(np.array([0, 0, 0, 0]))  # fingertips in the table: rejected
+    assert info["rejection"] == "penetrates_table" and not calls
+    assert all(np.array_equal(obs[k], obs2[k]) for k in obs)
+    obs2["depth"][:] = 0  # the caller owns what it got
+    assert env.step(np.array([0, 0, 0, 0]))[0]["depth"].max() > 0

@@ -61,6 +61,7 @@ class GraspEnv(gym.Env):
         self.object_seed: int | None = None
         self._attempt = 0
         self._last_pose: GraspPoses | None = None
+        self._last_obs: dict[str, np.ndarray] | None = None
         self._renderer = None
 
     # ----------------------------------------------------------------- object sources
@@ -92,7 +93,8 @@ class GraspEnv(gym.Env):
         self.simulator = GraspSimulator(self.object, self.sim_config, orientation=orientation, nthread=self.nthread)
         self._attempt = 0
         self._last_pose = None
-        return self._observation(), self._info_base()
+        self._last_obs = self._observation()
+        return self._copy_obs(), self._info_base()
 
     def step(self, action):
         if self.simulator is None:
@@ -124,7 +126,18 @@ class GraspEnv(gym.Env):
         if not terminated and rejection == Rejection.NONE:
             # The object stays; the next observation shows the scene after the failed grasp.
             self.simulator.set_object_pose(outcome.final_object_qpos[0])
-        return self._observation(), reward, terminated, False, info
+            self._last_obs = self._observation()
+        # Otherwise nothing in the scene moved (a rejected grasp never touches it, and the
+        # simulator's rest state is untouched by the rollouts): the observation is the last one.
+        return self._copy_obs(), reward, terminated, False, info
+
+    def _copy_obs(self) -> dict[str, np.ndarray]:
+        return {k: v.copy() for k, v in self._last_obs.items()}
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["_renderer"] = None  # an OpenGL context does not copy; render() makes a new one
+        return state
 
     def render(self):
         if self.render_mode != "rgb_array" or self.simulator is None:

@@ -202,6 +202,17 @@ class GraspSimulator:
         self.warning_count = 0
         self.place(np.eye(3) if orientation is None else orientation)
 
+    # ------------------------------------------------------------------ copying
+    def __getstate__(self) -> dict:
+        # The rollout runner holds threads and is rebuilt on unpickling; models and data pickle.
+        state = dict(self.__dict__)
+        state.pop("_rollout")
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._rollout = rollout.Rollout(nthread=self.nthread if self.nthread > 1 else 0)
+
     # ------------------------------------------------------------------ placement and settling
     def _park_gripper(self, d: mujoco.MjData) -> None:
         d.qpos[self._palm_qadr : self._palm_qadr + 7] = [0, 0, 5.0, 1, 0, 0, 0]
