@@ -110,7 +110,7 @@ def training_arrays(data: str | Path | GraspDataset, shards: Sequence[int] | Non
     ``negative_grasp`` (the grasps the simulator rejected or that failed) with ``negative_object``
     and ``negative_rejected`` (rejected without physics, as opposed to simulated and failed).  The
     evaluator's data (with ``images``): ``hand_depth`` of every simulated attempt, ``hand_label``,
-    ``hand_object`` and ``hand_source`` (0 uniform, 1 a proposer's grasp).
+    ``hand_object``, ``hand_source`` (0 uniform, 1 a proposer's grasp) and ``hand_grasp`` (bins).
     """
     ds = _open(data)
     scenes = ds.read_scenes(shards)
@@ -131,5 +131,5 @@ def training_arrays(data: str | Path | GraspDataset, shards: Sequence[int] | Non
     }
     if images:
         out.update({"hand_depth": att.hand_depth, "hand_label": att.success[sim], "hand_object": rows[sim],
-                    "hand_source": att.source[sim].astype(np.int8)})
+                    "hand_source": att.source[sim].astype(np.int8), "hand_grasp": att.grasp[sim]})
     return out

@@ -170,6 +170,8 @@ class FullAgent(PlannerAgent):
     def act(self, observation: dict) -> np.ndarray:
         cands, _ = self.propose(observation, self.k)
         hand = self.env.unwrapped.hand_camera_images(cands)
-        scores = self.evaluator.success_probability(torch.from_numpy(np.asarray(hand, np.float32))).numpy()
+        scores = self.evaluator.success_probability(torch.from_numpy(np.asarray(hand, np.float32)),
+                                                    torch.from_numpy(np.asarray(cands)),
+                                                    torch.from_numpy(np.asarray(observation["bbox"], np.float32))).numpy()
         self.last_scores = scores
         return cands[int(np.argmax(scores))].astype(np.int64)  # argmax keeps the first (planner order) on ties

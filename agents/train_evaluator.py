@@ -10,8 +10,14 @@ agents never execute them), labelled with its outcome.  Images of a proposer's g
 1: the planner's own candidates, what the evaluator ranks at test time) are seen
 ``proposal_repeat`` times per epoch; uniform grasps' failures are mostly easy.
 
+**Inputs.**  The image (the paper's evaluator) or, with ``grasp_inputs``, the image plus the
+candidate's own bins and the object box's extents (:class:`agents.evaluator.EvaluatorConfig`);
+``init`` continues from a checkpoint, and an image-only one is widened with zero weights for the
+new inputs, so training starts from its predictions.
+
 **Loss.**  Binary cross-entropy with the positive class weighted by the negatives-to-positives
-ratio; random mirroring of the image across either axis (the jaws are symmetric).
+ratio; for image-only evaluators, random mirroring of the image across either axis (the jaws are
+symmetric; with grasp inputs a mirrored image no longer matches its bins, so it is not mirrored).
 
 **Validation.**  Held-out objects' BCE and accuracy, and accuracy on the proposer's grasps alone
 (``accuracy_planner_candidates``).
@@ -54,6 +60,10 @@ class EvaluatorArgs:
     """CNN channels"""
     hidden: int = 256
     """dense units before the sigmoid"""
+    grasp_inputs: bool = False
+    """the dense layer also reads the candidate's bins and the object box's extents"""
+    init: str = ""
+    """optional evaluator checkpoint to continue from (its architecture wins; widened for grasp_inputs)"""
     proposal_repeat: int = 4
     """times each hand image of a planner proposal is seen per epoch (they are the candidates the
     evaluator ranks at test time; uniform grasps' failures are mostly easy)"""
@@ -83,8 +93,21 @@ def train_evaluator(args: EvaluatorArgs, progress: bool = True) -> Path:
         raise ValueError(f"the data in {args.data} needs hand images of both successes and failures; "
                          f"generate more objects")
     obs = data["meta"]["observation"]
-    model = GraspEvaluator(EvaluatorConfig(height=imgs.shape[1], width=imgs.shape[2], standoff=obs["hand_standoff"],
-                                           channels=args.channels, hidden=args.hidden))
+    dims = data["meta"]["dims"]
+    if args.init:
+        from agents.checkpoint import load_checkpoint
+
+        model = load_checkpoint(args.init, kind="evaluator")
+        if args.grasp_inputs and not model.config.grasp_dims:
+            model = model.widened(dims)
+    else:
+        model = GraspEvaluator(EvaluatorConfig(height=imgs.shape[1], width=imgs.shape[2], standoff=obs["hand_standoff"],
+                                               channels=args.channels, hidden=args.hidden,
+                                               grasp_dims=dims if args.grasp_inputs else 0))
+    if model.config.grasp_dims not in (0, dims):
+        raise ValueError(f"the evaluator reads {model.config.grasp_dims}-D grasps but the data is {dims}-D")
+    grasps = torch.from_numpy(data["hand_grasp"])
+    boxes = torch.from_numpy(data["bbox"])[torch.from_numpy(data["hand_object"])]
     model.train()
     objs = np.unique(data["hand_object"])
     tr_o, va_o = split_objects(len(objs), args.val_fraction, rng)
@@ -109,13 +132,15 @@ def train_evaluator(args: EvaluatorArgs, progress: bool = True) -> Path:
             idx = order[b * args.batch_size : (b + 1) * args.batch_size]
             x = imgs[idx]
             # The jaws are symmetric: mirroring the image across either axis keeps the outcome.
-            if rng.integers(2):
-                x = torch.flip(x, dims=(-1,))
-            if rng.integers(2):
-                x = torch.flip(x, dims=(-2,))
+            if not model.config.grasp_dims:
+                if rng.integers(2):
+                    x = torch.flip(x, dims=(-1,))
+                if rng.integers(2):
+                    x = torch.flip(x, dims=(-2,))
             for group in opt.param_groups:
                 group["lr"] = cosine_lr(step, total, args.lr)
-            loss = torch.nn.functional.binary_cross_entropy_with_logits(model(x), labels[idx], pos_weight=pos_weight)
+            logits = model(x, grasps[idx], boxes[idx])
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, labels[idx], pos_weight=pos_weight)
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -124,7 +149,7 @@ def train_evaluator(args: EvaluatorArgs, progress: bool = True) -> Path:
             bar.update(1)
             bar.set_postfix(bce=f"{loss.item():.3f}")
         if len(va):
-            val = evaluator_metrics(model, imgs[va], labels[va], data["hand_source"][va])
+            val = evaluator_metrics(model, imgs[va], labels[va], data["hand_source"][va], grasps[va], boxes[va])
             for k, v in val.items():
                 writer.add_scalar(f"evaluator/val_{k}", v, step)
     bar.close()
@@ -138,10 +163,12 @@ def train_evaluator(args: EvaluatorArgs, progress: bool = True) -> Path:
 
 
 @torch.no_grad()
-def evaluator_metrics(model: GraspEvaluator, imgs: torch.Tensor, labels: torch.Tensor, source: np.ndarray) -> dict:
+def evaluator_metrics(model: GraspEvaluator, imgs: torch.Tensor, labels: torch.Tensor, source: np.ndarray,
+                      grasps: torch.Tensor | None = None, boxes: torch.Tensor | None = None) -> dict:
     was = model.training
     model.eval()
-    logits = torch.cat([model(imgs[s : s + 512]) for s in range(0, len(imgs), 512)])
+    logits = torch.cat([model(imgs[s : s + 512], None if grasps is None else grasps[s : s + 512],
+                              None if boxes is None else boxes[s : s + 512]) for s in range(0, len(imgs), 512)])
     model.train(was)
     pred = (logits > 0).float()
     res = {"bce": float(torch.nn.functional.binary_cross_entropy_with_logits(logits, labels)),

@@ -152,3 +152,20 @@ def test_shipped_checkpoints_load_through_load_agent(env):
     env6.close()
     with pytest.raises(CheckpointError, match="no shipped checkpoint 'planner_5d'"):
         shipped("planner_5d")
+
+
+def test_evaluator_with_grasp_inputs_starts_from_the_image_only_one():
+    import torch
+
+    from agents.evaluator import EvaluatorConfig, GraspEvaluator
+
+    base = GraspEvaluator(EvaluatorConfig(channels=(4, 4, 4), hidden=8))
+    wide = base.widened(4)
+    imgs = torch.rand(5, 32, 32) * 0.3
+    grasp, bbox = torch.randint(0, 20, (5, 4)), torch.tensor([-0.05, -0.05, 0.0, 0.05, 0.05, 0.1])
+    assert torch.allclose(base(imgs), wide(imgs, grasp, bbox), atol=1e-6)
+    with pytest.raises(ValueError, match="reads the grasp's own parameters"):
+        wide(imgs)
+    with torch.no_grad():
+        wide.head[0].weight[:, -7:] = 1.0  # now the parameters matter
+    assert not torch.allclose(wide(imgs, grasp, bbox), wide(imgs, (grasp + 5) % 20, bbox))
