@@ -9,8 +9,8 @@ archive layout and runs the real downloader on it (``grasp-envs download ycb --m
 timing fetch+verify and convex decomposition.  ``baselines`` evaluates the paper's Random and
 Centroid baselines (and, with ``--agents``, the shipped planner and planner + evaluator) on every
 downloaded object of a set, both splits pooled, ``scenes-per-object`` seeded scenes each, and
-prints Wilson 95% intervals beside the paper's YCB figures (Random 0.26, Centroid 0.54, Planner
-0.89, Full 0.92).  ``bank`` builds a primitive bank from the development meshes and compares it, and
+prints 95% intervals (Wilson, clustered by object) beside the paper's YCB figures (Random 0.26,
+Centroid 0.54, Planner 0.89, Full 0.92).  ``bank`` builds a primitive bank from the development meshes and compares it, and
 the procedural objects it yields, with the embedded default bank, including Centroid success.
 """
 
@@ -28,7 +28,7 @@ from tqdm import tqdm
 
 import grasp_envs  # noqa: F401
 from agents import CentroidAgent, load_agent
-from benchmarks.stats import wilson_interval
+from benchmarks.stats import cluster_counts, clustered_wilson_interval, wilson_interval
 from grasp_envs.objects import PrimitiveBank, default_bank, generate_random_object
 from grasp_envs.objects.datasets import load_index, split_of
 from grasp_envs.objects.mesh_import import DecompositionConfig
@@ -108,6 +108,22 @@ def _pooled_scenes(args, graspable: list[str], dims: int, label: str):
             env.close()
 
 
+#: Agent rows of ``baselines``: name -> (built-in agent, kwargs).  The learned agents use the
+#: shipped checkpoints unless ``--planner`` / ``--evaluator`` name others.
+AGENT_ROWS = {"random": ("random", {}), "centroid": ("centroid", {}), "planner": ("planner", {}), "full": ("full", {}),
+              "planner/no-prune": ("planner", {"prune": False}), "full/no-prune": ("full", {"prune": False})}
+
+
+def _agent_kwargs(args, row: str) -> tuple[str, dict]:
+    base, kw = AGENT_ROWS[row]
+    kw = dict(kw)
+    if base in ("planner", "full") and getattr(args, "planner", ""):
+        kw["checkpoint"] = args.planner
+    if base == "full" and getattr(args, "evaluator", ""):
+        kw["evaluator"] = args.evaluator
+    return base, kw
+
+
 def cmd_baselines(args) -> int:
     name = ENV_NAMES[args.env]
     graspable = _graspable_ids(args)
@@ -118,7 +134,7 @@ def cmd_baselines(args) -> int:
             agent, agent_env = None, None
             for env, seed, obs, info in _pooled_scenes(args, graspable, dims, agent_name):
                 if env is not agent_env:  # a new split's env
-                    agent, agent_env = load_agent(agent_name, env), env  # planner / full: the shipped checkpoints
+                    agent, agent_env = load_agent(_agent_kwargs(args, agent_name)[0], env, _agent_kwargs(args, agent_name)[1]), env
                 if hasattr(agent, "reset"):
                     agent.reset(seed)
                 _, reward, _, _, info = env.step(agent.act(obs))
@@ -130,10 +146,11 @@ def cmd_baselines(args) -> int:
           f"scenes each (both splits pooled; seeds {args.seed}+):")
     print("| env | agent | success | 95% CI | paper (YCB) | rejected: table / object / air |")
     print("|---|---|---|---|---|---|")
-    for dims, agent_name, k, n, rej, _ in rows:
-        lo, hi = wilson_interval(k, n)
+    for dims, agent_name, k, n, rej, records in rows:
+        # every object runs --scenes-per-object scenes: the interval is clustered by object
+        lo, hi = clustered_wilson_interval(*cluster_counts((r["reward"] > 0 for r in records), (r["object"] for r in records)))
         print(f"| Grasp{name}{dims}D | {agent_name} | {k / n:.3f} ({k}/{n}) | [{lo:.3f}, {hi:.3f}] | "
-              f"{f'{PAPER_YCB[agent_name]:.2f}' if dims == 4 else 'n/a (4-D only)'} | "
+              f"{f'{PAPER_YCB[AGENT_ROWS[agent_name][0]]:.2f}' if dims == 4 else 'n/a (4-D only)'} | "
               f"{rej.get('penetrates_table', 0)} / {rej.get('penetrates_object', 0)} / "
               f"{rej.get('closes_on_air', 0)} |")
     if args.per_object:
@@ -157,7 +174,7 @@ def cmd_graspable(args) -> int:
         per[info["object_name"]].append(first is not None)
     hits = sum(sum(v) for v in per.values())
     total = sum(len(v) for v in per.values())
-    lo, hi = wilson_interval(hits, total)
+    lo, hi = clustered_wilson_interval([sum(v) for v in per.values()], [len(v) for v in per.values()])
     never = sorted(o.split("/")[-1] for o, v in per.items() if not any(v))
     print(f"{name}{args.dims}D, {len(per)} graspable objects x {args.scenes_per_object} scenes, up to {args.budget} "
           f"uniform grasps each: {hits / total:.3f} ({hits}/{total}) [{lo:.3f}, {hi:.3f}] of the scenes have a success")
@@ -232,8 +249,11 @@ def main(argv: list[str] | None = None) -> int:
     scenes.add_argument("--seed", type=int, default=0)
     b = sub.add_parser("baselines", parents=[scenes], help="Random, Centroid (and the shipped learned agents) on a downloaded object set")
     b.add_argument("--dims", type=int, nargs="+", default=[4, 6], choices=[4, 6])
-    b.add_argument("--agents", nargs="+", default=["random", "centroid"], choices=["random", "centroid", "planner", "full"],
-                   help="planner and full use the shipped checkpoints (trained on random objects only)")
+    b.add_argument("--agents", nargs="+", default=["random", "centroid"], choices=list(AGENT_ROWS),
+                   help="planner and full use the shipped checkpoints (trained on random objects only) unless "
+                        "--planner/--evaluator are given; /no-prune: without the observation-based pruning")
+    b.add_argument("--planner", default="", help="planner checkpoint stem for the learned agents")
+    b.add_argument("--evaluator", default="", help="evaluator checkpoint stem for the full agents")
     b.add_argument("--per-object", action="store_true")
     b.set_defaults(func=cmd_baselines)
     g = sub.add_parser("graspable", parents=[scenes], help="fraction of an object set's scenes that any uniform grasp lifts")
