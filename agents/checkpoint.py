@@ -41,15 +41,23 @@ def kind_of(model: torch.nn.Module) -> str:
                     f"{[c.__name__ for _, c in KINDS.values()]}")
 
 
-def save_checkpoint(model: torch.nn.Module, path: str | Path, meta: dict | None = None) -> tuple[Path, Path]:
-    """Write ``path.pt`` (state_dict) and ``path.json`` (kind, config, ``meta``); returns both paths."""
+def save_checkpoint(model: torch.nn.Module, path: str | Path, meta: dict | None = None, *,
+                    half: bool = False) -> tuple[Path, Path]:
+    """Write ``path.pt`` (state_dict) and ``path.json`` (kind, config, ``meta``); returns both paths.
+
+    ``half`` stores floating-point weights as float16 (half the file); they load back as float32.
+    The shipped checkpoints are stored so where their decisions do not change (``agents.ship``).
+    """
     pt, js = _paths(path)
     pt.parent.mkdir(parents=True, exist_ok=True)
     doc = {"format_version": FORMAT_VERSION, "kind": kind_of(model), "config": model.config.to_dict(),
-           "meta": dict(meta or {})}
+           "meta": dict(meta or {}), "weights_dtype": "float16" if half else "float32"}
     text = json.dumps(doc, indent=2, sort_keys=True)
     tmp = pt.with_suffix(".pt.tmp")
-    torch.save({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, tmp)
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    if half:
+        state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
+    torch.save(state, tmp)
     tmp.replace(pt)
     js.write_text(text + "\n")
     return pt, js
@@ -111,7 +119,7 @@ def load_checkpoint(path: str | Path, kind: str | None = None, map_location: str
     if bad:
         raise CheckpointError(f"checkpoint weights {pt} do not match the config in {js} ({'; '.join(bad[:3])}); "
                               f"the two files come from different runs")
-    model.load_state_dict(state)
+    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
     model.eval()
     model.checkpoint_meta = doc.get("meta", {})
     return model

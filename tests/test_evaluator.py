@@ -169,3 +169,17 @@ def test_evaluator_with_grasp_inputs_starts_from_the_image_only_one():
     with torch.no_grad():
         wide.head[0].weight[:, -7:] = 1.0  # now the parameters matter
     assert not torch.allclose(wide(imgs, grasp, bbox), wide(imgs, (grasp + 5) % 20, bbox))
+
+
+def test_half_precision_checkpoint_is_half_the_size_and_loads_as_float32(tmp_path):
+    from agents.planner import GraspPlanner, PlannerConfig
+
+    model = GraspPlanner(PlannerConfig(channels=(4, 4, 4, 4), embed=16, head_hidden=8))
+    save_checkpoint(model, tmp_path / "full")
+    save_checkpoint(model, tmp_path / "half", half=True)
+    size = lambda stem: (tmp_path / f"{stem}.pt").stat().st_size
+    assert size("half") < 0.6 * size("full")
+    back = load_checkpoint(tmp_path / "half", kind="planner")
+    for (k, a), b in zip(model.state_dict().items(), back.state_dict().values()):
+        assert b.dtype == torch.float32 and torch.allclose(a, b, rtol=1e-3, atol=1e-4), k
+    assert json.loads((tmp_path / "half.json").read_text())["weights_dtype"] == "float16"
