@@ -1,16 +1,18 @@
 """``grasp-envs evaluate``: run an agent on a frozen benchmark task and write a results JSON.
 
-    grasp-envs evaluate --agent centroid --task random-4d-test-v0 --workers 2
+    grasp-envs evaluate --agent centroid --task random-4d-test-v1 --workers 2
     grasp-envs evaluate --agent mypkg.policy:MyAgent --agent-kwargs '{"checkpoint": "ckpt-s{seed}.pt"}' \\
-        --task ycb-4d-v0 --out results/my-agent.json
+        --task ycb-4d-v1 --out results/my-agent.json
 
 For every evaluation seed of the task and every scene, the episode is
-``env.reset(seed=scene.reset_seed, options={"object_seed": scene.object_seed})``, the agent is
+``env.reset(seed=scene.reset_seed, options={"object_seed": scene.object_seed})`` (on version 1
+tasks each seed has its own reset seeds: :meth:`BenchmarkTask.seed_scenes`), the agent is
 built once per seed with :func:`agents.load_agent` (``{seed}`` in string kwargs is replaced by the
 seed, so each seed can load its own checkpoint), reset with a seed derived from (seed, scene) when
 it has ``reset``, and acts until the episode ends.  Every episode becomes a record (seed, scene,
 object, actions, outcome, decision time); every number printed here or on the leaderboard is
-recomputed from those records by :func:`summarize`.
+recomputed from those records by :func:`summarize`; its 95% interval is clustered by object
+(:func:`grasp_envs.stats.clustered_wilson_interval`), since every seed meets the same objects.
 
 Results schema (``schema_version`` 1), one JSON object::
 
@@ -36,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.stats import median, wilson_interval
+from benchmarks.stats import cluster_counts, clustered_wilson_interval, effective_sample_size, median, wilson_interval
 from benchmarks.tasks import TASKS, BenchmarkTask, Scene, get_task, object_digest, object_list_checksum
 from grasp_envs.cli import make_command, positive_int
 from grasp_envs.workers import worker_init
@@ -173,7 +175,7 @@ def rollout(task: BenchmarkTask, agent_spec: str, agent_kwargs: dict | None = No
         if not 1 <= n_scenes <= len(scenes):
             raise ValueError(f"--scenes must be in [1, {len(scenes)}], got {n_scenes}")
         scenes = scenes[:n_scenes]
-    jobs = [(s, sc.index, sc.reset_seed, sc.object_seed) for s in seeds for sc in scenes]
+    jobs = [(s, sc.index, sc.reset_seed, sc.object_seed) for s in seeds for sc in task.seed_scenes(s, scenes)]
     bar = tqdm(total=len(jobs), desc=f"{task.name} {agent_spec}", unit="ep", disable=not progress)
     records: list[dict] = []
     try:
@@ -218,11 +220,18 @@ def summarize(episodes: list[dict]) -> dict:
     decisions = [sum(e["decision_s"]) for e in episodes]
     per_object = {o: {"episodes": len(v), "successes": sum(v), "success": sum(v) / len(v)}
                   for o, v in sorted(by_object.items())}
-    lo, hi = wilson_interval(k, n)
+    # Episodes on the same object are not independent (every seed meets every object): the
+    # interval is clustered by object; the pooled Wilson interval is kept for reference.
+    succ, sizes = cluster_counts((e["success"] for e in episodes), (str(e["object"]) for e in episodes))
+    lo, hi = clustered_wilson_interval(succ, sizes) if n else (0.0, 1.0)
+    wlo, whi = wilson_interval(k, n)
+    n_eff = effective_sample_size(succ, sizes) if n else 0.0
     if n:  # the Wilson bounds are exactly 0 at k = 0 and 1 at k = n; drop floating-point residue
         lo, hi = (0.0 if k == 0 else lo), (1.0 if k == n else hi)
+        wlo, whi = (0.0 if k == 0 else wlo), (1.0 if k == n else whi)
     return {
         "episodes": n, "successes": k, "success": k / n if n else float("nan"), "ci95": [lo, hi],
+        "ci95_method": "wilson clustered by object", "effective_episodes": n_eff, "ci95_wilson": [wlo, whi],
         "seed_success": {str(s): r for s, r in seed_rates.items()}, "seed_mean": mean, "seed_std": std,
         "objects": len(per_object),
         "objects_with_success": sum(1 for v in per_object.values() if v["successes"]),
@@ -236,7 +245,9 @@ def summarize(episodes: list[dict]) -> dict:
 def format_summary(summary: dict, show_objects: int = 15) -> str:
     s = summary
     lines = [
-        f"success {s['success']:.3f} ({s['successes']}/{s['episodes']})  Wilson 95% CI [{s['ci95'][0]:.3f}, {s['ci95'][1]:.3f}]",
+        f"success {s['success']:.3f} ({s['successes']}/{s['episodes']})  95% CI [{s['ci95'][0]:.3f}, {s['ci95'][1]:.3f}] "
+        f"(Wilson clustered by object: {s['objects']} objects, {s['effective_episodes']:.0f} effective episodes; "
+        f"episodes as independent [{s['ci95_wilson'][0]:.3f}, {s['ci95_wilson'][1]:.3f}])",
         "per seed: " + ", ".join(f"{k}: {v:.3f}" for k, v in s["seed_success"].items())
         + f"  (mean {s['seed_mean']:.3f} +- {s['seed_std']:.3f} sd)",
         f"decision time: median {s['decision_s_median'] * 1e3:.2f} ms, mean {s['decision_s_mean'] * 1e3:.2f} ms, "
@@ -340,7 +351,7 @@ def list_tasks() -> str:
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--agent", help="built-in agent name (random, centroid, ...) or 'module:Class'")
     p.add_argument("--agent-kwargs", default="{}", help="JSON object of constructor kwargs; '{seed}' in strings is the evaluation seed")
-    p.add_argument("--task", help="benchmark task, e.g. random-4d-test-v0 (see --list-tasks)")
+    p.add_argument("--task", help="benchmark task, e.g. random-4d-test-v1 (see --list-tasks)")
     p.add_argument("--workers", type=positive_int("--workers 2"), default=1, help="parallel rollout processes")
     p.add_argument("--out", help="results JSON path (default results/<task>__<label>.json)")
     p.add_argument("--label", help="name shown on the leaderboard (default: the agent spec)")
@@ -358,7 +369,7 @@ def run(args: argparse.Namespace) -> int:
         print(list_tasks())
         return 0
     if not args.agent or not args.task:
-        raise ValueError("--agent and --task are required (e.g. --agent centroid --task random-4d-test-v0); "
+        raise ValueError("--agent and --task are required (e.g. --agent centroid --task random-4d-test-v1); "
                          "--list-tasks shows the tasks")
     task = get_task(args.task)
     task.require_env()

@@ -148,7 +148,8 @@ def cmd_baselines(args) -> int:
     print("|---|---|---|---|---|---|")
     for dims, agent_name, k, n, rej, records in rows:
         # every object runs --scenes-per-object scenes: the interval is clustered by object
-        lo, hi = clustered_wilson_interval(*cluster_counts((r["reward"] > 0 for r in records), (r["object"] for r in records)))
+        lo, hi = clustered_wilson_interval(*cluster_counts((r["reward"] > 0 for r in records),
+                                                          (r["object"] for r in records)))
         print(f"| Grasp{name}{dims}D | {agent_name} | {k / n:.3f} ({k}/{n}) | [{lo:.3f}, {hi:.3f}] | "
               f"{f'{PAPER_YCB[AGENT_ROWS[agent_name][0]]:.2f}' if dims == 4 else 'n/a (4-D only)'} | "
               f"{rej.get('penetrates_table', 0)} / {rej.get('penetrates_object', 0)} / "

@@ -7,7 +7,7 @@
 Outputs (Tobin et al. 2017):
 
 * ``fig6_<dims>d.md``: success of Full, Autoregressive-only, Random and Centroid on train/test x
-  object sets (mean of the per-seed success rates +- sd, pooled Wilson 95% interval, from the
+  object sets (mean of the per-seed success rates +- sd, 95% interval clustered by object, from the
   results files of ``grasp-envs evaluate``).  Agents are matched by their ``agent.spec``
   (``full``/``agents.full:FullAgent``, ``planner``, ``random``, ``centroid``); results tagged
   ``train_objects`` (Fig. 9 runs) are left out.  Missing cells name the command that fills them.
@@ -91,7 +91,7 @@ def _cell(entries: list[dict]) -> str:
 def fig6_table(results: list[dict], dims: int) -> str:
     cols = {label: _latest_task(fam.format(d=dims)) for label, fam in COLUMNS.items()}
     lines = [f"# Fig. 6 ({dims}-D grasps): success rate", "",
-             "Mean of the per-seed success rates &plusmn; sd over seeds, [pooled Wilson 95% interval].  "
+             "Mean of the per-seed success rates &plusmn; sd over seeds, [95% interval of the pooled rate, clustered by object].  "
              "Paper figures (4-D) in parentheses.  `-`: no validated results; `n/a`: task not defined.", "",
              "| agent | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
     missing = []
@@ -141,7 +141,10 @@ def topn_records(task_name: str, agent_spec: str, agent_kwargs: dict | None = No
 
     task = get_task(task_name)
     seed = task.seeds[0] if seed is None else seed
-    scenes = task.verify()[: n_scenes or None]
+    scenes = task.verify()
+    if seed in task.seeds:  # version 1 tasks: that seed's orientations
+        scenes = task.seed_scenes(seed, scenes)
+    scenes = scenes[: n_scenes or None]
     env = task.make_env()
     agent = load_agent(agent_spec, env, format_agent_kwargs(dict(agent_kwargs or {}), seed))
     if not hasattr(agent, "propose"):
@@ -277,7 +280,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fig8", action="store_true", help="compute the Fig. 8 top-n curve (simulates k grasps per scene)")
     p.add_argument("--fig8-agent", default="planner", help="agent with propose(observation, k)")
     p.add_argument("--fig8-agent-kwargs", default="{}", help="JSON kwargs of the Fig. 8 agent")
-    p.add_argument("--fig8-tasks", nargs="+", default=["random-4d-test-v0", "ycb-4d-v0"])
+    p.add_argument("--fig8-tasks", nargs="+", default=["random-4d-test-v1", "ycb-4d-v1"])
     p.add_argument("--fig8-scenes", type=positive_int("--fig8-scenes 100"), help="only the first N scenes of each Fig. 8 task")
 
 

@@ -3,14 +3,23 @@
 A task names everything a reported number depends on: the environment id and its kwargs, the
 300 scenes (each an ``env.reset(seed=reset_seed, options={"object_seed": object_seed})``), the
 three evaluation seeds of the paper (IV.A: every model is trained with three seeds and the mean is
-reported), and a checksum of the object list.  Two values freeze a task:
+reported), and a checksum of the object list.
+
+Version 1 tasks (``random-4d-test-v1``, ...) give every evaluation seed its own draw of the
+scenes: the same 300 objects, each reset with a reset seed of that evaluation seed (a different
+orientation), so a deterministic agent plays 900 different scenes instead of the same 300 three
+times.  Version 0 tasks replay the same scenes for every seed; they stay listed and loadable as
+the replay protocol.  Either way each object appears once per seed, so reported intervals are
+clustered by object (:func:`grasp_envs.stats.clustered_wilson_interval`).
+
+Two values freeze a task:
 
 * ``fingerprint``: sha256 of the definition and its scene list (cheap to recompute).
 * ``object_checksum``: sha256 of the content (convex parts, mass, friction) of the object in
   every scene, in scene order.  Evaluation hashes each object it builds anyway, so every full run
   re-verifies it for free, and the leaderboard re-verifies it from the records.
 
-Changing any of them is a new task version (``random-4d-test-v1``); the old one stays listed so
+Changing any of them is a new task version (``random-4d-test-v2``); the old one stays listed so
 old results remain comparable.  ``tests/test_benchmarks.py`` fails if a definition drifts from its
 frozen fingerprint.
 
@@ -93,7 +102,7 @@ class BenchmarkTask:
     """A frozen benchmark task.
 
     Attributes:
-        name: ``"<family>-v<N>"``, e.g. ``"random-4d-test-v0"``.
+        name: ``"<family>-v<N>"``, e.g. ``"random-4d-test-v1"``.
         env_id: Registered Gymnasium id, e.g. ``"grasp_envs/GraspRandom4D-v0"``.
         env_kwargs: Keyword arguments of ``gym.make`` (JSON only; they go verbatim into results).
         object_set: ``"random"``, ``"ycb"``, ``"scanned"``, ...
@@ -107,6 +116,9 @@ class BenchmarkTask:
             and the task has never been frozen).
         object_checksum: Frozen :func:`object_list_checksum` of the scenes' objects (``None``:
             not frozen yet; results then carry the checksum they observed and are flagged).
+        per_seed_resets: When true, every evaluation seed resets each scene's object with its own
+            reset seed (:meth:`seed_scenes`); when false (version 0 tasks) every seed replays the
+            same scenes.
         training_data_seed: When set, the scenes are the first ``n_scenes`` scenes of the dataset
             ``grasp-envs generate --seed S`` on the task's env (the same objects in the same
             orientations: :func:`grasp_envs.dataset.generate.scene_plan`), i.e. scenes the
@@ -125,6 +137,7 @@ class BenchmarkTask:
     fingerprint: str | None = field(default=None, compare=False)
     object_checksum: str | None = field(default=None, compare=False)
     training_data_seed: int | None = None
+    per_seed_resets: bool = False
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.name):
@@ -158,6 +171,10 @@ class BenchmarkTask:
     @property
     def version(self) -> int:
         return int(_NAME.match(self.name)["version"])
+
+    def next_version(self) -> int:
+        """The first version number of this task's family that no listed task uses."""
+        return 1 + max([self.version] + [t.version for t in TASKS.values() if t.family == self.family])
 
     @property
     def dims(self) -> int | None:
@@ -211,7 +228,44 @@ class BenchmarkTask:
         If the range holds at least ``n_scenes`` objects, every scene has a distinct object;
         otherwise (YCB: tens of objects) objects are used round-robin in a seeded order, so each
         appears ``n_scenes // n`` or one more times, in a different orientation each time.
+
+        With ``per_seed_resets`` these are the scenes of the first evaluation seed
+        (:meth:`seed_scenes` gives any seed's); without, every seed's.
         """
+        scenes = self._base_scenes(seed_range)
+        return self.seed_scenes(self.seeds[0], scenes) if self.per_seed_resets else scenes
+
+    def seed_reset_seeds(self, seed: int, n: int | None = None) -> list[int]:
+        """Reset seeds of evaluation ``seed`` for a ``per_seed_resets`` task, in scene order.
+
+        ``SeedSequence(scene_entropy, spawn_key=(3, seed))``: spawn key 3 is used by no other draw
+        of the scenes, and each evaluation seed gets its own stream.
+        """
+        if seed not in self.seeds:
+            raise ValueError(f"seed {seed} is not a seed of task {self.name} (its seeds: {list(self.seeds)})")
+        n = int(self.n_scenes if n is None else n)
+        draws = np.random.SeedSequence(self.scene_entropy, spawn_key=(3, int(seed))).generate_state(n, np.uint32)
+        return [int(d) for d in draws]
+
+    def seed_scenes(self, seed: int, scenes: list[Scene] | None = None) -> list[Scene]:
+        """The scenes evaluation ``seed`` runs: ``scenes`` (default :meth:`scenes`) with that seed's reset seeds.
+
+        Without ``per_seed_resets`` this is ``scenes`` itself, for every seed.
+        """
+        if seed not in self.seeds:
+            raise ValueError(f"seed {seed} is not a seed of task {self.name} (its seeds: {list(self.seeds)})")
+        scenes = self.scenes() if scenes is None else scenes
+        if not self.per_seed_resets:
+            return list(scenes)
+        resets = self.seed_reset_seeds(seed)
+        return [Scene(sc.index, resets[sc.index], sc.object_seed) for sc in scenes]
+
+    def episodes(self, scenes: list[Scene] | None = None) -> list[tuple[int, Scene]]:
+        """Every (evaluation seed, scene) of the task, seed by seed in scene order."""
+        scenes = self.scenes() if scenes is None else scenes
+        return [(seed, sc) for seed in self.seeds for sc in self.seed_scenes(seed, scenes)]
+
+    def _base_scenes(self, seed_range: tuple[int, int] | None = None) -> list[Scene]:
         lo, hi = seed_range if seed_range is not None else self.object_seed_range()
         n, size = int(self.n_scenes), hi - lo
         if self.training_data_seed is not None:
@@ -250,6 +304,8 @@ class BenchmarkTask:
             "n_scenes": self.n_scenes, "seeds": list(self.seeds),
             "scenes": [[s.reset_seed, s.object_seed] for s in scenes],
             **({"training_data_seed": self.training_data_seed} if self.training_data_seed is not None else {}),
+            **({"seed_scenes": {str(seed): [sc.reset_seed for sc in self.seed_scenes(seed, scenes)] for seed in self.seeds}}
+               if self.per_seed_resets else {}),
         }
 
     def compute_fingerprint(self, scenes: list[Scene] | None = None) -> str:
@@ -263,7 +319,7 @@ class BenchmarkTask:
             raise TaskChangedError(
                 f"task {self.name!r} no longer matches its frozen fingerprint ({got[:12]} != {self.fingerprint[:12]}): "
                 f"its env, kwargs, seeds or scenes changed.  Tasks are frozen; define "
-                f"'{self.family}-v{self.version + 1}' instead of editing this one"
+                f"'{self.family}-v{self.next_version()}' instead of editing this one"
             )
         return scenes
 
@@ -274,7 +330,7 @@ class BenchmarkTask:
             raise TaskChangedError(
                 f"task {self.name!r}: the scenes' objects changed (object checksum {got[:12]} != "
                 f"{self.object_checksum[:12]}); the object generator, meshes or their processing differ from the "
-                f"frozen task.  Define '{self.family}-v{self.version + 1}' with the new checksum"
+                f"frozen task.  Define '{self.family}-v{self.next_version()}' with the new checksum"
             )
         return got
 
@@ -297,7 +353,8 @@ class BenchmarkTask:
         return {
             "name": self.name, "version": self.version, "env_id": self.env_id, "env_kwargs": self.env_kwargs,
             "object_set": self.object_set, "split": self.split, "n_scenes": self.n_scenes,
-            "seeds": list(self.seeds), "fingerprint": self.fingerprint, "object_checksum": self.object_checksum,
+            "seeds": list(self.seeds), "per_seed_resets": self.per_seed_resets,
+            "fingerprint": self.fingerprint, "object_checksum": self.object_checksum,
         }
 
 
@@ -315,6 +372,11 @@ _DEFINITIONS: dict[str, tuple] = {
         "caf8b326cf510887e904d49baf24be6234fc66834561feb4c5178a8480588514",
         "a6868fa9cb513b84f81f4bef80147a168853690f89caa92372c22f2ea574ce0b",
         "procedurally generated objects from the training split, upright 4-D grasps"),
+    "random-4d-train-v1": (
+        "grasp_envs/GraspRandom4D-v0", {"dims": 4, "split": "train"}, "random", "train",
+        "fc7b5ae66a6b1f85098395084bc35c5ea73a8865dd0065497b52634d95a31f6d",
+        "a6868fa9cb513b84f81f4bef80147a168853690f89caa92372c22f2ea574ce0b",
+        "procedurally generated objects from the training split, upright 4-D grasps; a fresh orientation per seed"),
     "random-4d-trained-v0": (
         "grasp_envs/GraspRandom4D-v0", {"dims": 4, "split": "train"}, "random", "train",
         "ba6908eaac78bbbfd4d0f6b5ac62a7b35e98b420f5e3d857beea740e2a36e888",
@@ -326,43 +388,86 @@ _DEFINITIONS: dict[str, tuple] = {
         "53365b0e44e0b9598dd610fe7779f4accb4b94f2484f08fb2cd5415d22e8ff6d",
         "5496a4271d36c0bf26fb5f986b1fdd42782161fe82b38759b225fa656d5b3e37",
         "held-out procedurally generated objects, upright 4-D grasps"),
+    "random-4d-test-v1": (
+        "grasp_envs/GraspRandom4D-v0", {"dims": 4, "split": "test"}, "random", "test",
+        "bd64a6ef2a2587445aceff70f17f6a7c040e15ea492e0f05f949e1175dfc9228",
+        "5496a4271d36c0bf26fb5f986b1fdd42782161fe82b38759b225fa656d5b3e37",
+        "held-out procedurally generated objects, upright 4-D grasps; a fresh orientation per seed"),
     "random-6d-train-v0": (
         "grasp_envs/GraspRandom6D-v0", {"dims": 6, "split": "train"}, "random", "train",
         "3313532e8e84ccf87179d7a307d0249fc18f196bd640d89531e78753edd3f1a1",
         "a6868fa9cb513b84f81f4bef80147a168853690f89caa92372c22f2ea574ce0b",
         "procedurally generated objects from the training split, 6-D grasps"),
+    "random-6d-train-v1": (
+        "grasp_envs/GraspRandom6D-v0", {"dims": 6, "split": "train"}, "random", "train",
+        "213da25b4d396b883431d1495563b3fffa9ed6e8c4cf31ffc9ad1f5ddf603b7d",
+        "a6868fa9cb513b84f81f4bef80147a168853690f89caa92372c22f2ea574ce0b",
+        "procedurally generated objects from the training split, 6-D grasps; a fresh orientation per seed"),
     "random-6d-test-v0": (
         "grasp_envs/GraspRandom6D-v0", {"dims": 6, "split": "test"}, "random", "test",
         "7e68083ef28f0e97d24c48d88e33270b940116071b538a1f7a5e2422dec5153d",
         "5496a4271d36c0bf26fb5f986b1fdd42782161fe82b38759b225fa656d5b3e37",
         "held-out procedurally generated objects, 6-D grasps"),
+    "random-6d-test-v1": (
+        "grasp_envs/GraspRandom6D-v0", {"dims": 6, "split": "test"}, "random", "test",
+        "8b493e6a813ea5f89269ed114209d189f588d375d3c24204a8e8d9a79a8ae92a",
+        "5496a4271d36c0bf26fb5f986b1fdd42782161fe82b38759b225fa656d5b3e37",
+        "held-out procedurally generated objects, 6-D grasps; a fresh orientation per seed"),
     # Object-set tasks use each set's held-out test split (20% of ids by hash; see
     # grasp_envs.envs.object_sets) and are frozen once the data is available where they are run.
     "ycb-4d-v0": (
         "grasp_envs/GraspYCB4D-v0", {"dims": 4, "split": "test"}, "ycb", "test", None, None,
         "held-out YCB objects, upright 4-D grasps (needs `grasp-envs download ycb`)"),
+    "ycb-4d-v1": (
+        "grasp_envs/GraspYCB4D-v0", {"dims": 4, "split": "test"}, "ycb", "test", None, None,
+        "held-out YCB objects, upright 4-D grasps (needs `grasp-envs download ycb`); a fresh orientation per seed"),
     "ycb-6d-v0": (
         "grasp_envs/GraspYCB6D-v0", {"dims": 6, "split": "test"}, "ycb", "test", None, None,
         "held-out YCB objects, 6-D grasps (needs `grasp-envs download ycb`)"),
+    "ycb-6d-v1": (
+        "grasp_envs/GraspYCB6D-v0", {"dims": 6, "split": "test"}, "ycb", "test", None, None,
+        "held-out YCB objects, 6-D grasps (needs `grasp-envs download ycb`); a fresh orientation per seed"),
     "scanned-4d-v0": (
         "grasp_envs/GraspScanned4D-v0", {"dims": 4, "split": "test"}, "scanned", "test", None, None,
         "held-out Google Scanned Objects, upright 4-D grasps (needs `grasp-envs download scanned`)"),
+    "scanned-4d-v1": (
+        "grasp_envs/GraspScanned4D-v0", {"dims": 4, "split": "test"}, "scanned", "test", None, None,
+        "held-out Google Scanned Objects, upright 4-D grasps (needs `grasp-envs download scanned`); a fresh orientation per seed"),
     "scanned-6d-v0": (
         "grasp_envs/GraspScanned6D-v0", {"dims": 6, "split": "test"}, "scanned", "test", None, None,
         "held-out Google Scanned Objects, 6-D grasps (needs `grasp-envs download scanned`)"),
+    "scanned-6d-v1": (
+        "grasp_envs/GraspScanned6D-v0", {"dims": 6, "split": "test"}, "scanned", "test", None, None,
+        "held-out Google Scanned Objects, 6-D grasps (needs `grasp-envs download scanned`); a fresh orientation per seed"),
     "shapenet-4d-train-v0": (
         "grasp_envs/GraspShapeNet4D-v0", {"dims": 4, "split": "train"}, "shapenet", "train", None, None,
         "ShapeNetCore training-split models, upright 4-D grasps (user-supplied ShapeNetCore)"),
+    "shapenet-4d-train-v1": (
+        "grasp_envs/GraspShapeNet4D-v0", {"dims": 4, "split": "train"}, "shapenet", "train", None, None,
+        "ShapeNetCore training-split models, upright 4-D grasps (user-supplied ShapeNetCore); a fresh orientation per seed"),
     "shapenet-4d-test-v0": (
         "grasp_envs/GraspShapeNet4D-v0", {"dims": 4, "split": "test"}, "shapenet", "test", None, None,
         "held-out ShapeNetCore models, upright 4-D grasps (user-supplied ShapeNetCore)"),
+    "shapenet-4d-test-v1": (
+        "grasp_envs/GraspShapeNet4D-v0", {"dims": 4, "split": "test"}, "shapenet", "test", None, None,
+        "held-out ShapeNetCore models, upright 4-D grasps (user-supplied ShapeNetCore); a fresh orientation per seed"),
     "shapenet-6d-train-v0": (
         "grasp_envs/GraspShapeNet6D-v0", {"dims": 6, "split": "train"}, "shapenet", "train", None, None,
         "ShapeNetCore training-split models, 6-D grasps (user-supplied ShapeNetCore)"),
+    "shapenet-6d-train-v1": (
+        "grasp_envs/GraspShapeNet6D-v0", {"dims": 6, "split": "train"}, "shapenet", "train", None, None,
+        "ShapeNetCore training-split models, 6-D grasps (user-supplied ShapeNetCore); a fresh orientation per seed"),
     "shapenet-6d-test-v0": (
         "grasp_envs/GraspShapeNet6D-v0", {"dims": 6, "split": "test"}, "shapenet", "test", None, None,
         "held-out ShapeNetCore models, 6-D grasps (user-supplied ShapeNetCore)"),
+    "shapenet-6d-test-v1": (
+        "grasp_envs/GraspShapeNet6D-v0", {"dims": 6, "split": "test"}, "shapenet", "test", None, None,
+        "held-out ShapeNetCore models, 6-D grasps (user-supplied ShapeNetCore); a fresh orientation per seed"),
 }
+
+#: Version 1 tasks: the scenes (objects, entropy) of their version 0, but every evaluation seed
+#: resets them with its own reset seeds (BenchmarkTask.per_seed_resets).
+_PER_SEED_RESETS = frozenset(n for n in _DEFINITIONS if n.endswith("-v1"))
 
 TASKS: dict[str, BenchmarkTask] = {}
 
@@ -372,7 +477,7 @@ def _build() -> None:
         TASKS[name] = BenchmarkTask(
             name=name, env_id=env_id, env_kwargs=kwargs, object_set=object_set, split=split,
             scene_entropy=_ENTROPY[(object_set, split)], description=desc, fingerprint=fp, object_checksum=oc,
-            training_data_seed=data_seed[0] if data_seed else None,
+            training_data_seed=data_seed[0] if data_seed else None, per_seed_resets=name in _PER_SEED_RESETS,
         )
 
 

@@ -69,6 +69,62 @@ def test_twins_share_scenes_and_splits_are_disjoint():
     assert not train & test
 
 
+def test_v1_tasks_reorient_the_same_objects_per_seed():
+    for dims in (4, 6):
+        for split in ("train", "test"):
+            v0, v1 = get_task(f"random-{dims}d-{split}-v0"), get_task(f"random-{dims}d-{split}-v1")
+            assert not v0.per_seed_resets and v1.per_seed_resets
+            assert v1.object_checksum == v0.object_checksum  # the same objects, in the same order
+            base = v1.scenes()
+            assert [s.object_seed for s in base] == [s.object_seed for s in v0.scenes()]
+            per_seed = [v1.seed_scenes(seed, base) for seed in v1.seeds]
+            assert per_seed[0] == base
+            for a, b in zip(per_seed, per_seed[1:]):
+                assert [s.object_seed for s in a] == [s.object_seed for s in b]
+                assert all(x.reset_seed != y.reset_seed for x, y in zip(a, b))
+            assert all(v0.seed_scenes(seed) == v0.scenes() for seed in v0.seeds)  # v0 replays its scenes
+    assert len(get_task("random-4d-test-v1").episodes()) == 900
+    v1 = get_task("random-4d-test-v1")
+    with pytest.raises(TaskChangedError, match="frozen fingerprint"):  # the fingerprint covers every seed's resets
+        dataclasses.replace(v1, per_seed_resets=False).verify()
+    with pytest.raises(ValueError, match=r"seed 7 is not a seed of task random-4d-test-v1"):
+        v1.seed_scenes(7)
+
+
+def test_deterministic_agent_meets_different_scenes_per_seed():
+    replay, fresh = tiny_task(n_scenes=2), tiny_task(n_scenes=2, per_seed_resets=True)
+    agent = "test_benchmarks:EchoSeedAgent"
+    for task in (replay, fresh):
+        res = ev.evaluate(task, agent, {"bins": 9}, progress=False)
+        by_seed = {seed: [e for e in res["episodes"] if e["seed"] == seed] for seed in task.seeds}
+        a, b = by_seed[0], by_seed[1]
+        assert [e["object_digest"] for e in a] == [e["object_digest"] for e in b]  # the same objects
+        assert [e["actions"] for e in a] == [e["actions"] for e in b]  # and the same grasp bins
+        if task is replay:
+            assert [e["reset_seed"] for e in a] == [e["reset_seed"] for e in b]
+            assert [e["lift_height"] for e in a] == [e["lift_height"] for e in b]  # three copies of one run
+        else:
+            assert all(x["reset_seed"] != y["reset_seed"] for x, y in zip(a, b))
+    env = fresh.make_env()
+    obs = [env.reset(seed=sc.reset_seed, options={"object_seed": sc.object_seed})[0]["depth"]
+           for sc in (fresh.seed_scenes(0)[0], fresh.seed_scenes(1)[0])]
+    env.close()
+    assert not np.array_equal(obs[0], obs[1])  # the agent sees a different scene
+
+
+def test_summary_interval_is_clustered_by_object():
+    # a deterministic agent on a replay task: every object three times with the same outcome
+    episodes = [{"seed": s, "object": f"o{i}", "success": i < 12, "decision_s": [0.01], "rejection": None}
+                for s in (0, 1, 2) for i in range(30)]
+    s = ev.summarize(episodes)
+    assert s["ci95_wilson"] == list(ev.wilson_interval(36, 90))
+    assert s["ci95"][0] < s["ci95_wilson"][0] and s["ci95"][1] > s["ci95_wilson"][1]
+    assert s["effective_episodes"] < 30
+    distinct = [dict(e, object=f"o{e['seed']}-{e['object']}") for e in episodes]
+    d = ev.summarize(distinct)
+    assert d["ci95"] == d["ci95_wilson"] and d["effective_episodes"] == 90
+
+
 def test_small_object_sets_are_used_round_robin():
     task = tiny_task(n_scenes=300)
     scenes = task.scenes(seed_range=(0, 52))
@@ -80,7 +136,7 @@ def test_small_object_sets_are_used_round_robin():
 def test_editing_a_frozen_task_is_refused():
     task = get_task("random-4d-test-v0")
     edited = dataclasses.replace(task, scene_entropy=task.scene_entropy + 1)
-    with pytest.raises(TaskChangedError, match=r"define 'random-4d-test-v1' instead"):
+    with pytest.raises(TaskChangedError, match=r"define 'random-4d-test-v2' instead"):
         edited.verify()
     with pytest.raises(TaskChangedError, match="objects changed"):
         task.check_object_checksum(["0" * 64] * 300)
@@ -207,14 +263,17 @@ def test_cli_evaluate_writes_results(tmp_path, capsys):
     from grasp_envs.cli import main
 
     out = tmp_path / "r.json"
-    rc = main(["evaluate", "--agent", "centroid", "--task", "random-4d-test-v0", "--scenes", "2", "--seeds", "0",
+    rc = main(["evaluate", "--agent", "centroid", "--task", "random-4d-test-v1", "--scenes", "2", "--seeds", "1",
                "--out", str(out), "--quiet", "--tag", "train_objects=100"])
     assert rc == 0
     text = capsys.readouterr().out
-    assert "partial run" in text and "Wilson 95% CI" in text and "decision time" in text and "per object" in text
+    assert "partial run" in text and "95% CI" in text and "Wilson clustered by object" in text
+    assert "decision time" in text and "per object" in text
     data = json.loads(out.read_text())
     assert data["partial"] is True and data["tags"] == {"train_objects": 100} and data["object_checksum"] is None
-    assert data["task"]["fingerprint"] == get_task("random-4d-test-v0").fingerprint
+    assert data["task"]["fingerprint"] == get_task("random-4d-test-v1").fingerprint
+    assert data["task"]["per_seed_resets"] is True
+    assert [e["reset_seed"] for e in data["episodes"]] == [sc.reset_seed for sc in get_task("random-4d-test-v1").seed_scenes(1)[:2]]
     assert main(["evaluate", "--task", "random-4d-test-v0"]) == 1
     assert "--agent and --task are required" in capsys.readouterr().err
     assert main(["evaluate", "--list-tasks"]) == 0

@@ -205,3 +205,51 @@ def test_cli_writes_markdown(frozen, runs, tmp_path, capsys):
     assert main(["leaderboard", str(results), "--out", "-", "--strict"]) == 1
     assert main(["leaderboard", str(tmp_path / "missing")]) == 1
     assert "results directory" in capsys.readouterr().err
+
+
+TINY_V1 = "random-4d-tiny-v1"
+
+
+@pytest.fixture(scope="module")
+def run_v1():
+    """Centroid on a 3-scene x 2-seed task whose seeds reorient the objects (computed once)."""
+    task = bt.BenchmarkTask(**{**_tiny().__dict__, "name": TINY_V1, "per_seed_resets": True})
+    return task, ev.evaluate(task, "centroid", progress=False)
+
+
+def test_per_seed_scenes_are_validated(run_v1, tmp_path, monkeypatch):
+    task, res = run_v1
+    frozen = bt.BenchmarkTask(**{**task.__dict__, "fingerprint": task.compute_fingerprint(),
+                                 "object_checksum": res["object_checksum"]})
+    monkeypatch.setitem(bt.TASKS, TINY_V1, frozen)
+    write(tmp_path, "ok.json", res)
+    entries, rejected = lb.collect(tmp_path, replay_k=6)  # every episode re-simulated from its own reset seed
+    assert not rejected and len(entries) == 1
+    replayed = copy.deepcopy(res)  # seed 1 claims seed 0's scenes: a replay run submitted as per-seed
+    first = {e["scene"]: e["reset_seed"] for e in replayed["episodes"] if e["seed"] == 0}
+    for e in replayed["episodes"]:
+        e["reset_seed"] = first[e["scene"]]
+    write(tmp_path, "ok.json", replayed)
+    entries, rejected = lb.collect(tmp_path)
+    assert not entries and re.search(r"are not scene \d's .* for seed 1", rejected[0][1]), rejected
+
+
+def _synthetic(label, successes):
+    """An entry whose records are 3 seeds x 30 objects; ``successes(seed, obj)`` gives each outcome."""
+    episodes = [{"seed": s, "object": f"o{i}", "success": successes(s, i), "decision_s": [0.01], "rejection": None}
+                for s in range(3) for i in range(30)]
+    return lb.Entry(path=None, task=TINY_V1, label=label, agent="x", observation_mode="depth",
+                    summary=ev.summarize(episodes))
+
+
+def test_ranking_breaks_ties_on_the_object_clustered_interval():
+    # the same 30/90 successes: on 10 objects every time, or once on each of 30 objects
+    concentrated = _synthetic("a concentrated", lambda s, i: i < 10)
+    spread = _synthetic("b spread", lambda s, i: s == i % 3)
+    cs, ss = concentrated.summary, spread.summary
+    assert cs["success"] == ss["success"] and cs["ci95_wilson"] == ss["ci95_wilson"]  # pooled Wilson ties
+    assert ss["ci95"][0] > cs["ci95"][0]
+    assert [e.label for e in lb.rank([concentrated, spread])[TINY_V1]] == ["b spread", "a concentrated"]
+    md = lb.render(lb.rank([concentrated, spread]), [])
+    assert "95% CI (by object)" in md and "eff. n" in md
+    assert f"[{cs['ci95'][0]:.3f}, {cs['ci95'][1]:.3f}] | {cs['effective_episodes']:.0f} |" in md
