@@ -342,9 +342,11 @@ def _parse_tags(items: list[str]) -> dict:
 
 
 def list_tasks() -> str:
-    lines = ["| task | env | scenes x seeds | available | description |", "|---|---|---|---|---|"]
+    lines = ["| task | env | scenes x seeds | each seed | available | description |", "|---|---|---|---|---|---|"]
     for t in TASKS.values():
-        lines.append(f"| {t.name} | {t.env_id} | {t.n_scenes} x {len(t.seeds)} | {'yes' if t.available else 'no'} | {t.description} |")
+        per_seed = "fresh orientations" if t.per_seed_resets else "replays the scenes"
+        lines.append(f"| {t.name} | {t.env_id} | {t.n_scenes} x {len(t.seeds)} | {per_seed} | "
+                     f"{'yes' if t.available else 'no'} | {t.description} |")
     return "\n".join(lines)
 
 

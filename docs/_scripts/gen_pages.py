@@ -99,11 +99,13 @@ def _tasks():
 
 
 def tasks_table() -> str:
-    lines = ["| task | env | kwargs | scenes x seeds | object checksum | available here |", "|---|---|---|---|---|---|"]
+    lines = ["| task | env | kwargs | scenes x seeds | each seed | object checksum | available here |",
+             "|---|---|---|---|---|---|---|"]
     for t in _tasks():
         checksum = f"`{t.object_checksum[:12]}`" if t.object_checksum else "not frozen yet"
+        per_seed = "fresh orientations" if t.per_seed_resets else "replays the scenes"
         lines.append(f"| `{t.name}` | `{t.env_id}` | `{json.dumps(t.env_kwargs, sort_keys=True)}` | "
-                     f"{t.n_scenes} x {len(t.seeds)} | {checksum} | {'yes' if t.available else 'no'} |")
+                     f"{t.n_scenes} x {len(t.seeds)} | {per_seed} | {checksum} | {'yes' if t.available else 'no'} |")
     return "\n".join(lines)
 
 
