@@ -3,8 +3,8 @@
     python -m agents.ship --planner runs/r1/planner --evaluator runs/r1/evaluator --dims 4 --scenes 50
 
 Both checkpoints are loaded, rounded to float16 and loaded back, and the full agent's decisions
-are compared on ``--scenes`` seeded test-split scenes of ``GraspRandom{dims}D-v0``: the pruned
-top-20 candidates of the planner (in order) and the evaluator's pick.  If every decision is the
+are compared on ``--scenes`` seeded test-split scenes of ``GraspRandom{dims}D-v0``: the grasp the
+planner agent executes (its first pruned candidate) and the one the full agent executes.  If every decision is the
 same, the files are written in float16 (half the size), otherwise in float32; the command prints
 which, with the count of differing decisions.
 """
@@ -31,7 +31,7 @@ def _decisions(env, planner_stem, evaluator_stem, scenes: int) -> list[tuple]:
     for i in range(scenes):
         obs, _ = env.reset(seed=i)
         pick = agent.act(obs)
-        out.append((agent.last_candidates.tolist(), pick.tolist()))
+        out.append((agent.last_candidates[0].tolist(), pick.tolist()))  # the planner's and the full agent's grasp
     return out
 
 
@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     save_checkpoint(planner, out / f"planner_{args.dims}d", planner.checkpoint_meta, half=use_half)
     save_checkpoint(evaluator, out / f"evaluator_{args.dims}d", evaluator.checkpoint_meta, half=use_half)
-    print(f"float16 changed {differ} of {args.scenes} scenes' candidates or picks; wrote "
+    print(f"float16 changed the planner's or the full agent's grasp on {differ} of {args.scenes} scenes; wrote "
           f"{'float16' if use_half else 'float32'} checkpoints planner_{args.dims}d and evaluator_{args.dims}d to {out}")
     env.close()
     return 0

@@ -117,7 +117,10 @@ def test_interrupted_command_says_how_to_resume(tmp_path, monkeypatch, capsys):
 def test_ctrl_c_during_generate_exits_130_with_the_resume_command(tmp_path):
     out = tmp_path / "data"
     args = ["generate", "--num-objects", "400", "--attempts", "50", "--scenes-per-shard", "1", "--out", str(out)]
-    proc = subprocess.Popen([*CLI, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
+    # A shell's background job inherits SIGINT ignored, and Python then never raises
+    # KeyboardInterrupt; give the child the default disposition whatever runs the tests.
+    proc = subprocess.Popen([*CLI, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 120
     while not list(out.glob("shards/*.json")) and time.time() < deadline and proc.poll() is None:
         time.sleep(0.2)  # interrupt once the run is writing shards
