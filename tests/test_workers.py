@@ -25,8 +25,8 @@ if __name__ == "__main__":
     futures = [pool.submit(work, sys.argv[3]) for i in range(2)]
     while len(os.listdir(sys.argv[3])) < 2:
         time.sleep(0.05)
-    print(" ".join(os.listdir(sys.argv[3])), flush=True)
-    try:
+    try:  # the test may interrupt as soon as it reads the line, so print inside the handler's reach
+        print(" ".join(os.listdir(sys.argv[3])), flush=True)
         time.sleep(120)
     except KeyboardInterrupt:
         pool.shutdown(wait=True, cancel_futures=True)
@@ -50,7 +50,9 @@ def start_parent(tmp_path, mode: str, context: str = "spawn"):
     started = tmp_path / "started"
     started.mkdir()
     proc = subprocess.Popen([sys.executable, str(script), mode, context, str(started)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+                            stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            # a shell's background job would hand SIGINT down ignored
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     line = proc.stdout.readline()
     assert line, proc.communicate()
     workers = [int(p) for p in line.split()]
