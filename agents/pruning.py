@@ -41,12 +41,13 @@ from scipy.ndimage import maximum_filter, minimum_filter
 
 from grasp_envs.envs.observations import ObservationConfig
 from grasp_envs.grid import GraspGrid
+from grasp_envs.sim import Rejection
 from grasp_envs.sim import gripper as G
 
-#: Predicted outcome codes; the same numbers as :class:`grasp_envs.sim.Rejection`.
-FEASIBLE, PENETRATES_TABLE, PENETRATES_OBJECT, CLOSES_ON_AIR = 0, 1, 2, 3
-REASONS = {FEASIBLE: None, PENETRATES_TABLE: "penetrates_table", PENETRATES_OBJECT: "penetrates_object",
-           CLOSES_ON_AIR: "closes_on_air"}
+#: Predicted outcome codes: the simulator's :class:`grasp_envs.sim.Rejection` codes.
+FEASIBLE, PENETRATES_TABLE, PENETRATES_OBJECT, CLOSES_ON_AIR = (
+    int(Rejection.NONE), int(Rejection.PENETRATES_TABLE), int(Rejection.PENETRATES_OBJECT), int(Rejection.CLOSES_ON_AIR))
+REASONS = {int(r): r.reason for r in Rejection}
 
 
 def _lattice(centre: np.ndarray, half: np.ndarray, counts: tuple[int, int, int]) -> np.ndarray:
@@ -110,7 +111,7 @@ class ObservedCollisionChecker:
         self._solid = np.concatenate(solid)  # (ns, 3) gripper frame
         self._sweep = _lattice(*G.closing_region(), config.sweep_points)  # (nw, 3)
 
-    def _camera_depths(self, depth: np.ndarray, bounds: np.ndarray, points: np.ndarray, eroded: bool) -> np.ndarray:
+    def _occupied(self, depth: np.ndarray, bounds: np.ndarray, points: np.ndarray, eroded: bool) -> np.ndarray:
         """Occupancy (n, p) bool of world points (n, p, 3), by every camera."""
         cfg = self.obs_config
         cam = cfg.camera
@@ -160,8 +161,8 @@ class ObservedCollisionChecker:
         tol = self.config.tolerance
         in_table = (solid[..., 2] < -tol).any(axis=1)
         above = solid[..., 2] >= -tol
-        hits = (self._camera_depths(depth, bounds, solid, eroded=True) & above).any(axis=1)
-        touches = (self._camera_depths(depth, bounds, sweep, eroded=False)
+        hits = (self._occupied(depth, bounds, solid, eroded=True) & above).any(axis=1)
+        touches = (self._occupied(depth, bounds, sweep, eroded=False)
                    & (sweep[..., 2] > self.config.table_margin)).any(axis=1)
         out[~touches] = CLOSES_ON_AIR
         out[hits] = PENETRATES_OBJECT

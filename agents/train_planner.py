@@ -148,6 +148,7 @@ def train_planner(args: PlannerArgs, progress: bool = True) -> Path:
         for b in range(steps_per_epoch):
             idx = order[b * args.batch_objects : (b + 1) * args.batch_objects]
             pos, pos_mask = pad_grasps([positives[i] for i in idx], dims, args.max_grasps, rng)
+            # Drawn whatever the weight, so runs that differ only in ``negatives`` see the same batches.
             neg, neg_mask = pad_grasps([negatives[i] for i in idx], dims, args.max_negatives, rng)
             feats, bb = model.features(depth[idx], bbox[idx]), bbox[idx]
             if args.augment:

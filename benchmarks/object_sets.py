@@ -134,7 +134,8 @@ def cmd_baselines(args) -> int:
             agent, agent_env = None, None
             for env, seed, obs, info in _pooled_scenes(args, graspable, dims, agent_name):
                 if env is not agent_env:  # a new split's env
-                    agent, agent_env = load_agent(_agent_kwargs(args, agent_name)[0], env, _agent_kwargs(args, agent_name)[1]), env
+                    base, kwargs = _agent_kwargs(args, agent_name)
+                    agent, agent_env = load_agent(base, env, kwargs), env
                 if hasattr(agent, "reset"):
                     agent.reset(seed)
                 _, reward, _, _, info = env.step(agent.act(obs))

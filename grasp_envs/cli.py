@@ -126,17 +126,22 @@ def build_parser(load: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def _missing_dependency(command: str | None, exc: ImportError) -> int:
+    """Exit code 1 with the install line for a missing optional package; other import errors propagate."""
+    message = missing_dependency_message(exc)
+    if message is None:
+        raise exc
+    print(f"grasp-envs {command}: error: {message}", file=sys.stderr)
+    return 1
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     command = next((a for a in argv if not a.startswith("-")), None)
     try:
         parser = build_parser(load=command)
     except ImportError as exc:
-        message = missing_dependency_message(exc)
-        if message is None:
-            raise
-        print(f"grasp-envs {command}: error: {message}", file=sys.stderr)
-        return 1
+        return _missing_dependency(command, exc)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
@@ -147,11 +152,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"grasp-envs {args.command}: error: {exc}", file=sys.stderr)
         return 1
     except ImportError as exc:
-        message = missing_dependency_message(exc)
-        if message is None:
-            raise
-        print(f"grasp-envs {args.command}: error: {message}", file=sys.stderr)
-        return 1
+        return _missing_dependency(args.command, exc)
     except KeyboardInterrupt:
         print(f"grasp-envs {args.command}: interrupted{_resume_hint(args.command, argv)}", file=sys.stderr)
         return 130
