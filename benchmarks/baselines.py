@@ -30,14 +30,15 @@ def _paper(row: dict, col: int) -> str:
 
 def format_table(rows: list[dict], split: str) -> str:
     col = 0 if split == "train" else 1
-    lines = ["| env | agent | success | 95% CI | paper (random objects) | rejected: table / object / air |",
+    lines = ["| env | agent | success | 95% CI | paper (random objects) | rejected: table / object / approach / air |",
              "|---|---|---|---|---|---|"]
     for r in rows:
         rej = r["rejections"]
         lines.append(
             f"| {r['env_id'].split('/')[-1]} | {r['agent']} | {r['success']:.3f} ({r['successes']}/{r['episodes']}) | "
             f"[{r['ci95'][0]:.3f}, {r['ci95'][1]:.3f}] | {_paper(r, col)} | "
-            f"{rej.get('penetrates_table', 0)} / {rej.get('penetrates_object', 0)} / {rej.get('closes_on_air', 0)} |"
+            f"{rej.get('penetrates_table', 0)} / {rej.get('penetrates_object', 0)} / "
+            f"{rej.get('blocked_approach', 0)} / {rej.get('closes_on_air', 0)} |"
         )
     return "\n".join(lines)
 

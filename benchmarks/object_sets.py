@@ -145,7 +145,7 @@ def cmd_baselines(args) -> int:
             rows.append((dims, agent_name, k, len(records), collections.Counter(r["rejection"] for r in records), records))
     print(f"{', '.join(args.agents)} on {len(graspable)} graspable {args.env} objects, {args.scenes_per_object} seeded "
           f"scenes each (both splits pooled; seeds {args.seed}+):")
-    print("| env | agent | success | 95% CI | paper (YCB) | rejected: table / object / air |")
+    print("| env | agent | success | 95% CI | paper (YCB) | rejected: table / object / approach / air |")
     print("|---|---|---|---|---|---|")
     for dims, agent_name, k, n, rej, records in rows:
         # every object runs --scenes-per-object scenes: the interval is clustered by object
@@ -154,7 +154,7 @@ def cmd_baselines(args) -> int:
         print(f"| Grasp{name}{dims}D | {agent_name} | {k / n:.3f} ({k}/{n}) | [{lo:.3f}, {hi:.3f}] | "
               f"{f'{PAPER_YCB[AGENT_ROWS[agent_name][0]]:.2f}' if dims == 4 else 'n/a (4-D only)'} | "
               f"{rej.get('penetrates_table', 0)} / {rej.get('penetrates_object', 0)} / "
-              f"{rej.get('closes_on_air', 0)} |")
+              f"{rej.get('blocked_approach', 0)} / {rej.get('closes_on_air', 0)} |")
     if args.per_object:
         for dims, agent_name, *_, records in rows:
             per = collections.defaultdict(list)

@@ -8,19 +8,38 @@ import gymnasium as gym
 
 NAMESPACE = "grasp_envs"
 
+#: Simulated task families: name -> (entry point, kwargs).  Each is published once per physics
+#: version (:mod:`grasp_envs.envs.physics`) as ``<name>-v<version>``.
+_SIM_FAMILIES: dict[str, tuple[str, dict]] = {
+    "GraspRandom4D": ("grasp_envs.envs.random_objects:GraspRandomEnv", {"dims": 4}),
+    "GraspRandom6D": ("grasp_envs.envs.random_objects:GraspRandomEnv", {"dims": 6}),
+    "GraspYCB4D": ("grasp_envs.envs.object_sets:GraspYCBEnv", {"dims": 4}),
+    "GraspYCB6D": ("grasp_envs.envs.object_sets:GraspYCBEnv", {"dims": 6}),
+    "GraspShapeNet4D": ("grasp_envs.envs.object_sets:GraspShapeNetEnv", {"dims": 4}),
+    "GraspShapeNet6D": ("grasp_envs.envs.object_sets:GraspShapeNetEnv", {"dims": 6}),
+    "GraspScanned4D": ("grasp_envs.envs.object_sets:GraspScannedEnv", {"dims": 4}),
+    "GraspScanned6D": ("grasp_envs.envs.object_sets:GraspScannedEnv", {"dims": 6}),
+}
+#: Physics versions published as environment ids (``-v0`` is the development physics).
+PUBLISHED_PHYSICS = (0, 1)
+LATEST_VERSION = max(PUBLISHED_PHYSICS)
+
 ENV_SPECS: dict[str, dict] = {
-    "GraspRandom4D-v0": {"entry_point": "grasp_envs.envs.random_objects:GraspRandomEnv", "kwargs": {"dims": 4}},
-    "GraspRandom6D-v0": {"entry_point": "grasp_envs.envs.random_objects:GraspRandomEnv", "kwargs": {"dims": 6}},
-    "GraspYCB4D-v0": {"entry_point": "grasp_envs.envs.object_sets:GraspYCBEnv", "kwargs": {"dims": 4}},
-    "GraspYCB6D-v0": {"entry_point": "grasp_envs.envs.object_sets:GraspYCBEnv", "kwargs": {"dims": 6}},
-    "GraspShapeNet4D-v0": {"entry_point": "grasp_envs.envs.object_sets:GraspShapeNetEnv", "kwargs": {"dims": 4}},
-    "GraspShapeNet6D-v0": {"entry_point": "grasp_envs.envs.object_sets:GraspShapeNetEnv", "kwargs": {"dims": 6}},
-    "GraspScanned4D-v0": {"entry_point": "grasp_envs.envs.object_sets:GraspScannedEnv", "kwargs": {"dims": 4}},
-    "GraspScanned6D-v0": {"entry_point": "grasp_envs.envs.object_sets:GraspScannedEnv", "kwargs": {"dims": 6}},
+    f"{name}-v{v}": {"entry_point": entry, "kwargs": {**kwargs, "physics_version": v}}
+    for name, (entry, kwargs) in _SIM_FAMILIES.items() for v in PUBLISHED_PHYSICS
+}
+ENV_SPECS.update({
     # Real robot (Fetch + RealSense D435): string entry point, grasp_envs never imports real.
     "RealFetchGrasp4D-v0": {"entry_point": "real.env:RealFetchGraspEnv", "kwargs": {"dims": 4}},
     "RealFetchGrasp6D-v0": {"entry_point": "real.env:RealFetchGraspEnv", "kwargs": {"dims": 6}},
-}
+})
+
+
+def latest_env_id(family: str) -> str:
+    """The newest published id of a simulated family, e.g. ``latest_env_id("GraspRandom4D")``."""
+    if family not in _SIM_FAMILIES:
+        raise ValueError(f"unknown environment family {family!r}; known: {sorted(_SIM_FAMILIES)}")
+    return f"{NAMESPACE}/{family}-v{LATEST_VERSION}"
 
 
 def register_envs() -> None:

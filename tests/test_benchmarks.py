@@ -203,7 +203,7 @@ def test_evaluate_records_are_complete_and_reproducible():
         assert e["object"] == f"random-{sc.object_seed}"
         assert len(e["actions"]) == 1 and len(e["actions"][0]) == 4 and all(0 <= x < 20 for x in e["actions"][0])
         assert e["success"] == (e["outcome"] == "success")
-        assert e["rejection"] in (None, "penetrates_table", "penetrates_object", "closes_on_air")
+        assert e["rejection"] in (None, "penetrates_table", "penetrates_object", "blocked_approach", "closes_on_air")
     # both seeds see the same objects; the random agent is reseeded per (seed, scene)
     assert [e["object_digest"] for e in a["episodes"][:3]] == [e["object_digest"] for e in a["episodes"][3:]]
     assert a["object_checksum"] == object_list_checksum([e["object_digest"] for e in a["episodes"][:3]])

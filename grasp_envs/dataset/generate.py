@@ -40,6 +40,7 @@ import numpy as np
 import grasp_envs
 from grasp_envs.dataset import schema, storage
 from grasp_envs.registration import NAMESPACE
+from grasp_envs.sim import Rejection
 from grasp_envs.workers import worker_init
 
 #: Object set -> environment id pattern (``{dims}`` is 4 or 6).  Sets whose env is not
@@ -277,8 +278,8 @@ def generate_shard(config_dict: dict, index: int) -> dict:
             "successes": int(sum(s["n_success"] for s in scenes)),
             "proposed": int(sum(int(b["source"].sum()) for b in batches)),
             "rejected": {
-                reason: int(sum(int((b["rejection"] == code).sum()) for b in batches))
-                for code, reason in ((1, "penetrates_table"), (2, "penetrates_object"), (3, "closes_on_air"))
+                r.reason: int(sum(int((b["rejection"] == int(r)).sum()) for b in batches))
+                for r in Rejection if r != Rejection.NONE
             },
         },
         "skipped": skipped,

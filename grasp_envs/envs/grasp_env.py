@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import gymnasium as gym
@@ -15,8 +16,16 @@ from grasp_envs.objects.procedural import random_rotation
 from grasp_envs.sim import GraspSimulator, Rejection, SimConfig
 from grasp_envs.sim.simulator import mat_to_quat
 from grasp_envs.envs.observations import ObservationConfig, dexnet_noise
+from grasp_envs.envs.physics import LATEST_PHYSICS, identity_digest, physics_identity, physics_version
 
 SPLITS = ("train", "test")
+
+
+def _physics(version):
+    try:
+        return physics_version(int(version))
+    except (TypeError, ValueError):
+        raise ValueError(f"physics_version must be one of the published versions, got {version!r}") from None
 
 
 class GraspEnv(gym.Env):
@@ -39,7 +48,9 @@ class GraspEnv(gym.Env):
         render_mode: str | None = None,
         render_size: tuple[int, int] = (240, 320),
         nthread: int = 1,
+        physics_version: int = LATEST_PHYSICS,
     ) -> None:
+        self.physics = physics_version_ = _physics(physics_version)
         if split not in SPLITS:
             raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
         if int(max_attempts) < 1:
@@ -50,7 +61,8 @@ class GraspEnv(gym.Env):
         self.split = split
         self.max_attempts = int(max_attempts)
         self.obs_config = observation if isinstance(observation, ObservationConfig) else ObservationConfig(**(observation or {}))
-        self.sim_config = sim if isinstance(sim, SimConfig) else SimConfig(**(sim or {}))
+        # ``sim`` given as a dict overrides the physics version's own settings; a SimConfig is taken whole.
+        self.sim_config = sim if isinstance(sim, SimConfig) else dataclasses.replace(physics_version_.sim, **(sim or {}))
         self.render_mode = render_mode
         self.render_size = tuple(render_size)
         self.nthread = nthread
@@ -109,7 +121,10 @@ class GraspEnv(gym.Env):
         success = bool(outcome.success[0])
         rejection = Rejection(int(outcome.rejection[0]))
         reward = 1.0 if success else 0.0
-        terminated = success or self._attempt >= self.max_attempts
+        out_of_attempts = not success and self._attempt >= self.max_attempts
+        # One attempt: the grasp is the episode (terminated).  Several: the budget is a time limit.
+        truncated = out_of_attempts and self.max_attempts > 1 and self.physics.truncate_out_of_attempts
+        terminated = success or (out_of_attempts and not truncated)
         info = self._info_base()
         info.update(
             {
@@ -123,13 +138,13 @@ class GraspEnv(gym.Env):
                 "attempt": self._attempt,
             }
         )
-        if not terminated and rejection == Rejection.NONE:
+        if not (terminated or truncated) and rejection == Rejection.NONE:
             # The object stays; the next observation shows the scene after the failed grasp.
             self.simulator.set_object_pose(outcome.final_object_qpos[0])
             self._last_obs = self._observation()
         # Otherwise nothing in the scene moved (a rejected grasp never touches it, and the
         # simulator's rest state is untouched by the rollouts): the observation is the last one.
-        return self._copy_obs(), reward, terminated, False, info
+        return self._copy_obs(), reward, terminated, truncated, info
 
     def _copy_obs(self) -> dict[str, np.ndarray]:
         return {k: v.copy() for k, v in self._last_obs.items()}
@@ -162,6 +177,20 @@ class GraspEnv(gym.Env):
         if self._renderer is not None:
             self._renderer.close()
             self._renderer = None
+
+    # ----------------------------------------------------------------- identity
+    def object_pipeline(self) -> dict | None:
+        """Settings of how this env makes its objects, where they belong to its physics identity."""
+        return None
+
+    def physics_identity(self) -> dict:
+        """What decides this env's outcomes besides its scenes (:mod:`grasp_envs.envs.physics`)."""
+        return physics_identity(self.sim_config, version=self.physics.version, objects=self.object_pipeline())
+
+    @property
+    def physics_digest(self) -> str:
+        """sha256 of :meth:`physics_identity`; benchmark task fingerprints include it."""
+        return identity_digest(self.physics_identity())
 
     # ----------------------------------------------------------------- helpers
     def _info_base(self) -> dict[str, Any]:

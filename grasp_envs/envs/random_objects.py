@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from grasp_envs.envs.grasp_env import GraspEnv
-from grasp_envs.objects import GraspObject, PrimitiveBank, RandomObjectConfig, generate_random_object
+from grasp_envs.objects import GraspObject, PrimitiveBank, RandomObjectConfig, default_bank, generate_random_object
 
 #: Object seeds of the two splits never overlap: train in [0, 1e9), test in [1e9, 1.1e9).
 TRAIN_SEEDS = (0, 1_000_000_000)
@@ -40,7 +40,9 @@ class GraspRandomEnv(GraspEnv):
     A new object from the split's seed range in a random orientation, settled on the table.
 
     ## Episode End
-    Terminates after one grasp (or on success, or after ``max_attempts`` grasps); never truncates.
+    Terminates on success.  A failed grasp ends the episode when it used the last of
+    ``max_attempts`` (default 1): with one attempt the grasp is the episode (``terminated``); with
+    several the attempt budget is a time limit (``truncated``, from v1; v0 reports ``terminated``).
 
     ## Arguments
     ``dims`` (4 or 6), ``split`` ("train" or "test": disjoint object seeds), ``max_attempts``
@@ -51,13 +53,19 @@ class GraspRandomEnv(GraspEnv):
     ``reset(options={"object_seed": k})`` picks a specific object of the split.
 
     ## Version History
-    * v0: initial release.
+    * v1: exact mass and inertia of the union of the object's parts; the approach from 10 cm back
+      is checked (``blocked_approach`` rejections); running out of several attempts is
+      ``truncated``.  See :mod:`grasp_envs.envs.physics`.
+    * v0: initial release (the development physics; kept loadable).
     """
 
     def __init__(self, *, object_config: RandomObjectConfig | dict | None = None,
                  primitive_bank: str | None = None, **kwargs) -> None:
         super().__init__(**kwargs)
-        self.object_config = object_config if isinstance(object_config, RandomObjectConfig) else RandomObjectConfig(**(object_config or {}))
+        if isinstance(object_config, RandomObjectConfig):
+            self.object_config = object_config
+        else:  # a dict overrides the physics version's own object settings
+            self.object_config = RandomObjectConfig(**{"volume": self.physics.object_volume, **(object_config or {})})
         self.primitive_bank = None if primitive_bank is None else PrimitiveBank.load(primitive_bank)
 
     def object_seed_range(self) -> tuple[int, int]:
@@ -65,3 +73,7 @@ class GraspRandomEnv(GraspEnv):
 
     def make_object(self, object_seed: int) -> GraspObject:
         return generate_random_object(object_seed, self.primitive_bank, self.object_config)
+
+    def object_pipeline(self) -> dict:
+        bank = self.primitive_bank if self.primitive_bank is not None else default_bank()
+        return {"random_objects": self.object_config.to_dict(), "primitive_bank": bank.digest}

@@ -65,6 +65,51 @@ def part_hull(vertices: np.ndarray, *, name: str = "part") -> ConvexHull:
 
 
 @dataclass(frozen=True, eq=False)
+class MassProperties:
+    """Exact mass properties of the union of an object's convex parts at unit density.
+
+    Attributes:
+        volume: Volume of the union (m^3); overlapping parts count once.
+        center: Centre of mass (3,) in the object frame (m).
+        inertia: Inertia tensor (3, 3) about ``center`` per unit density (kg m^2 per kg/m^3).
+    """
+
+    volume: float
+    center: np.ndarray
+    inertia: np.ndarray
+
+
+def union_mass_properties(parts: list[np.ndarray] | tuple[np.ndarray, ...], *, name: str = "object") -> MassProperties:
+    """Exact volume, centre and inertia of the union of convex parts (``manifold3d`` boolean union).
+
+    The union's surface is a closed triangle mesh, whose mass properties ``trimesh`` integrates
+    exactly; a few milliseconds for 15 parts, where counting grid points (the development
+    physics, :func:`grasp_envs.objects.procedural.union_volume`) took about 100 ms and erred by
+    about 1%.
+    """
+    import manifold3d
+    import trimesh.triangles
+
+    hulls = [manifold3d.Manifold.hull_points(np.ascontiguousarray(p, dtype=np.float64)) for p in parts]
+    union = manifold3d.Manifold.batch_boolean(hulls, manifold3d.OpType.Add) if len(hulls) > 1 else hulls[0]
+    if union.status() != manifold3d.Error.NoError or union.is_empty():
+        raise InvalidMeshError(f"{name}: the union of its {len(parts)} convex parts is not a closed solid "
+                               f"({union.status()}); check the parts for slivers")
+    mesh = union.to_mesh64() if hasattr(union, "to_mesh64") else union.to_mesh()
+    verts = np.asarray(mesh.vert_properties, dtype=np.float64)[:, :3]
+    tris = verts[np.asarray(mesh.tri_verts, dtype=np.int64)]
+    props = trimesh.triangles.mass_properties(tris, density=1.0)
+    volume = float(props.volume)
+    if not volume > 0:
+        raise InvalidMeshError(f"{name}: the union of its convex parts has no volume")
+    center = np.asarray(props.center_mass, dtype=np.float64).copy()
+    inertia = np.asarray(props.inertia, dtype=np.float64).copy()
+    for a in (center, inertia):
+        a.setflags(write=False)
+    return MassProperties(volume, center, inertia)
+
+
+@dataclass(frozen=True, eq=False)
 class GraspObject:
     """A rigid object made of convex parts, ready to be placed in a grasping scene.
 
@@ -114,6 +159,14 @@ class GraspObject:
             raise ValueError(f"{self.name}: mass must be positive and finite, got {self.mass}")
         if not (np.isfinite(self.friction) and self.friction > 0):
             raise ValueError(f"{self.name}: friction must be positive, got {self.friction}")
+
+    def mass_properties(self) -> MassProperties:
+        """:func:`union_mass_properties` of the parts, computed once per object."""
+        props = self.__dict__.get("_mass_properties")
+        if props is None:
+            props = union_mass_properties(self.parts, name=self.name)
+            object.__setattr__(self, "_mass_properties", props)
+        return props
 
     @property
     def vertices(self) -> np.ndarray:

@@ -77,6 +77,20 @@ def closing_region() -> tuple[np.ndarray, np.ndarray]:
     )
 
 
+def approach_region(distance: float) -> tuple[np.ndarray, np.ndarray]:
+    """(centre, half-size) of what the open gripper sweeps, beyond its own boxes, on its approach.
+
+    The gripper comes in along its approach axis (-z of the gripper frame) from ``distance``
+    back.  Each box of :func:`gripper_boxes` then sweeps itself extended by ``distance`` along
+    +z; the fingers' extensions lie inside the palm's (the open fingers' outer faces, 64 mm from
+    the centre, and their 26 mm width are within the palm's 65 x 30 mm half-sizes), so the swept
+    volume is the boxes plus the palm's footprint raised ``distance`` above its top.
+    """
+    palm_centre, palm_half = gripper_boxes(MAX_OPENING)[0]
+    top = palm_centre[2] + palm_half[2]
+    return np.array([0.0, 0.0, top + distance / 2]), np.array([palm_half[0], palm_half[1], distance / 2])
+
+
 def add_gripper(spec: mujoco.MjSpec, *, contype: int, conaffinity: int) -> None:
     """Add the mocap target, the dynamic palm, both fingers, their actuators and the weld."""
     wb = spec.worldbody

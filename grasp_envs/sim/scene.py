@@ -5,8 +5,9 @@ Two models per object, both compiled once and reused for every grasp on that obj
 * the **physics model**: table, object (free body of convex mesh parts), gripper (see
   :mod:`grasp_envs.sim.gripper`), solver options;
 * the **probe model**: the same table, object and an open gripper, plus the box the fingers sweep
-  when closing.  It is never stepped: setting a pose and running collision detection answers, in
-  microseconds, whether a grasp penetrates the table or the object or would close on air.
+  when closing and the volume the gripper sweeps on its approach.  It is never stepped: setting a
+  pose and running collision detection answers, in microseconds, whether a grasp penetrates the
+  table or the object, is blocked on its way in, or would close on air.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class PhysicsOptions:
     impratio: float
     cone: str = "elliptic"
     multiccd: bool = True
+    inertia: str = "union"
 
 
 class ModelBuildError(ValueError):
@@ -49,9 +51,19 @@ def _add_table(spec: mujoco.MjSpec, *, contype: int, conaffinity: int) -> None:
     )
 
 
-def _add_object(spec: mujoco.MjSpec, obj: GraspObject, *, contype: int, conaffinity: int, with_mass: bool) -> None:
+def _add_object(spec: mujoco.MjSpec, obj: GraspObject, *, contype: int, conaffinity: int, with_mass: bool,
+                inertia: str = "parts") -> None:
     body = spec.worldbody.add_body(name="object", pos=[0, 0, 1.0])
     body.add_freejoint(name="object_free")
+    if with_mass and inertia == "union":
+        # Uniform density over the union of the parts: overlaps count once (MuJoCo's own
+        # per-geom inertia would count them once per part).
+        props = obj.mass_properties()
+        I = props.inertia * (obj.mass / props.volume)
+        body.explicitinertial = True
+        body.mass = float(obj.mass)
+        body.ipos = props.center.tolist()
+        body.fullinertia = [I[0, 0], I[1, 1], I[2, 2], I[0, 1], I[0, 2], I[1, 2]]
     masses = obj.part_masses
     for i, part in enumerate(obj.parts):
         spec.add_mesh(name=f"part{i}", uservert=part.astype(np.float64).ravel().tolist())
@@ -85,7 +97,7 @@ def build_physics_model(obj: GraspObject, options: PhysicsOptions) -> mujoco.MjM
         o.disableflags |= int(mujoco.mjtDisableBit.mjDSBL_MULTICCD)
     # Collision bits: table and object collide; the gripper collides with the object only.
     _add_table(spec, contype=1, conaffinity=1)
-    _add_object(spec, obj, contype=1, conaffinity=3, with_mass=True)
+    _add_object(spec, obj, contype=1, conaffinity=3, with_mass=True, inertia=options.inertia)
     G.add_gripper(spec, contype=2, conaffinity=0)
     spec.add_sensor(name="object_pos", type=mujoco.mjtSensor.mjSENS_FRAMEPOS, objtype=mujoco.mjtObj.mjOBJ_BODY, objname="object")
     spec.add_sensor(name="object_vel", type=mujoco.mjtSensor.mjSENS_FRAMELINVEL, objtype=mujoco.mjtObj.mjOBJ_BODY, objname="object")
@@ -96,8 +108,13 @@ def build_physics_model(obj: GraspObject, options: PhysicsOptions) -> mujoco.MjM
     return _compile(spec, "physics", obj)
 
 
-def build_probe_model(obj: GraspObject) -> mujoco.MjModel:
-    """Collision-only model: solid geoms collide with table and object; the sweep with the object only."""
+def build_probe_model(obj: GraspObject, *, approach_distance: float = 0.0) -> mujoco.MjModel:
+    """Collision-only model: solid geoms collide with table and object; the sweep with the object only.
+
+    With ``approach_distance`` > 0 an ``approach`` geom (colliding with table and object) holds
+    what the open gripper sweeps, beyond its own boxes, on the way in from ``approach_distance``
+    back along its approach axis (:func:`grasp_envs.sim.gripper.approach_region`).
+    """
     spec = mujoco.MjSpec()
     spec.modelname = f"probe_{obj.name}"
     _add_table(spec, contype=1, conaffinity=1)
@@ -110,5 +127,9 @@ def build_probe_model(obj: GraspObject) -> mujoco.MjModel:
     centre, half = G.closing_region()
     grip.add_geom(name="sweep", type=mujoco.mjtGeom.mjGEOM_BOX, size=half.tolist(), pos=centre.tolist(),
                   contype=2, conaffinity=0, mass=0.1)
+    if approach_distance > 0:
+        centre, half = G.approach_region(approach_distance)
+        grip.add_geom(name="approach", type=mujoco.mjtGeom.mjGEOM_BOX, size=half.tolist(), pos=centre.tolist(),
+                      contype=1, conaffinity=1, mass=0.1)
     spec.option.disableflags |= int(mujoco.mjtDisableBit.mjDSBL_GRAVITY)
     return _compile(spec, "probe", obj)

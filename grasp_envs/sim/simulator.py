@@ -3,8 +3,10 @@
 :class:`GraspSimulator` compiles the physics and probe models of one object once (see
 :mod:`grasp_envs.sim.scene`) and then evaluates any number of grasps on it:
 
-1. **Rejection** (no physics): a grasp whose open gripper penetrates the table or the object, or
-   whose closing fingers would sweep through no part of the object, is rejected at once.
+1. **Rejection** (no physics): a grasp whose open gripper penetrates the table or the object, whose
+   approach (the open gripper's sweep from the pre-grasp pose, ``approach_distance`` back along
+   the approach axis) passes through either, or whose closing fingers would sweep through no part
+   of the object, is rejected at once.
 2. **Execution** (MuJoCo stepping): the gripper appears open at the grasp pose, the fingers close
    under force control until they stall, the gripper lifts 30 cm with a smooth profile and holds.
    Grasps run as open-loop batches through ``mujoco.rollout`` (optionally on several threads).
@@ -38,6 +40,7 @@ class Rejection(enum.IntEnum):
     PENETRATES_TABLE = 1
     PENETRATES_OBJECT = 2
     CLOSES_ON_AIR = 3
+    BLOCKED_APPROACH = 4
 
     @property
     def reason(self) -> str | None:
@@ -74,6 +77,13 @@ class SimConfig:
             risen above the gripper's lift: an object squeezed out and flung upwards is not held.
         settle_time: Longest time the dropped object may take to come to rest (s).
         rest_speed: Linear (m/s) speed below which the object is at rest; angular limit is 10x (rad/s).
+        inertia: The object body's mass distribution: ``"union"`` (uniform density over the
+            union of its parts, exact: physics version 1) or ``"parts"`` (each part's mesh
+            inertia at a mass proportional to its volume, overlaps counted twice: version 0).
+        approach_distance: Length (m) of the approach checked by the rejection: the open gripper
+            comes in along its approach axis from this far back, as the real arm does from its
+            pre-grasp pose, and a grasp whose sweep hits the object or the table is rejected
+            (``BLOCKED_APPROACH``).  0 disables the check (version 0).
     """
 
     timestep: float = 0.002
@@ -88,6 +98,8 @@ class SimConfig:
     held_speed: float = 0.2
     settle_time: float = 8.0
     rest_speed: float = 0.005
+    inertia: str = "union"
+    approach_distance: float = 0.10
 
     def __post_init__(self) -> None:
         for name in ("timestep", "impratio", "close_time", "lift_height", "lift_time", "settle_time", "rest_speed"):
@@ -99,10 +111,14 @@ class SimConfig:
             raise ValueError(f"success_height must lie in (0, lift_height], got {self.success_height}")
         if self.iterations < 1 or self.ls_iterations < 1:
             raise ValueError("iterations and ls_iterations must be at least 1")
+        if self.inertia not in ("union", "parts"):
+            raise ValueError(f"SimConfig.inertia must be 'union' or 'parts', got {self.inertia!r}")
+        if not 0 <= self.approach_distance <= 1.0:
+            raise ValueError(f"SimConfig.approach_distance must lie in [0, 1] m, got {self.approach_distance}")
 
     @property
     def physics_options(self) -> PhysicsOptions:
-        return PhysicsOptions(self.timestep, self.iterations, self.ls_iterations, self.impratio)
+        return PhysicsOptions(self.timestep, self.iterations, self.ls_iterations, self.impratio, inertia=self.inertia)
 
     @property
     def n_close(self) -> int:
@@ -177,7 +193,7 @@ class GraspSimulator:
         self.config = config
         self.model = build_physics_model(obj, config.physics_options)
         self.data = mujoco.MjData(self.model)
-        self.probe_model = build_probe_model(obj)
+        self.probe_model = build_probe_model(obj, approach_distance=config.approach_distance)
         self.probe_data = mujoco.MjData(self.probe_model)
         self.nthread = max(1, int(nthread))
         self._rollout_datas = [mujoco.MjData(self.model) for _ in range(self.nthread)]
@@ -194,6 +210,7 @@ class GraspSimulator:
         self._probe_table = pm.geom("table").id
         self._probe_sweep = pm.geom("sweep").id
         self._probe_solid = np.array([pm.geom(n).id for n in ("palm", "finger_left", "finger_right")])
+        self._probe_approach = pm.geom("approach").id if config.approach_distance > 0 else -1
         self._probe_obj_qadr = pm.jnt_qposadr[pm.joint("object_free").id]
         self._probe_grip_qadr = pm.jnt_qposadr[pm.joint("gripper_free").id]
         self._geomgroup = np.array([1, 1, 1, 0, 0, 0], dtype=np.uint8)
@@ -324,18 +341,20 @@ class GraspSimulator:
         quat = mat_to_quat(poses.rotation)
         out = np.zeros(len(poses), dtype=np.int8)
         a = self._probe_grip_qadr
-        table, sweep = self._probe_table, self._probe_sweep
+        table, sweep, approach = self._probe_table, self._probe_sweep, self._probe_approach
         solid_lo, solid_hi = self._probe_solid.min(), self._probe_solid.max()
         for i in range(len(poses)):
             d.qpos[a : a + 3] = poses.position[i]
             d.qpos[a + 3 : a + 7] = quat[i]
             mujoco.mj_kinematics(m, d)
             mujoco.mj_collision(m, d)
-            touches = hits_table = hits_object = False
+            touches = hits_table = hits_object = blocked = False
             for g in d.contact.geom[: d.ncon]:
                 g1, g2 = int(g[0]), int(g[1])
                 if g1 == sweep or g2 == sweep:
                     touches = True  # the sweep collides with object parts only
+                elif g1 == approach or g2 == approach:
+                    blocked = True
                 elif solid_lo <= g1 <= solid_hi or solid_lo <= g2 <= solid_hi:
                     if g1 == table or g2 == table:
                         hits_table = True
@@ -345,6 +364,8 @@ class GraspSimulator:
                 out[i] = Rejection.PENETRATES_TABLE
             elif hits_object:
                 out[i] = Rejection.PENETRATES_OBJECT
+            elif blocked:
+                out[i] = Rejection.BLOCKED_APPROACH
             elif not touches:
                 out[i] = Rejection.CLOSES_ON_AIR
         return out
