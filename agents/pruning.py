@@ -6,8 +6,9 @@ object, or when the closing fingers would sweep through no part of the object
 simulator to ask, but both have the same overhead depth image and bounding box.  This module
 predicts the same three outcomes from them.
 
-**Occupancy from depth.**  A point is *occupied* if a camera sees it behind the observed surface:
-its depth in the camera frame exceeds the observed depth at its pixel by more than ``tolerance``.
+**Occupancy from depth.**  A point is *occupied* if it lies inside the object's bounding box and
+a camera sees it behind the observed surface: its depth in the camera frame exceeds the observed
+depth at its pixel by more than ``tolerance``.
 Everything below a visible surface is taken to be solid (a single overhead view cannot see under
 an overhang, and a real arm coming from above could not reach there either).  Points below the
 table plane (z < 0 in the table frame) are table.  With several cameras a point is occupied only
@@ -20,6 +21,9 @@ gripper frame and moved to each candidate's pose.  A candidate is predicted
 
 * ``penetrates_table`` if a palm or finger point lies more than ``tolerance`` below the table;
 * ``penetrates_object`` if a palm or finger point above the table is occupied;
+* ``blocked_approach`` if a point of what the gripper sweeps on its way in
+  (:func:`grasp_envs.sim.gripper.approach_region`, ``approach_distance`` back) is occupied or in
+  the table;
 * ``closes_on_air`` if no point of the sweep region is occupied above the table;
 
 and feasible otherwise.  ``erode`` (pixels) can shrink (positive) or grow (negative) the occupied
@@ -45,8 +49,9 @@ from grasp_envs.sim import Rejection
 from grasp_envs.sim import gripper as G
 
 #: Predicted outcome codes: the simulator's :class:`grasp_envs.sim.Rejection` codes.
-FEASIBLE, PENETRATES_TABLE, PENETRATES_OBJECT, CLOSES_ON_AIR = (
-    int(Rejection.NONE), int(Rejection.PENETRATES_TABLE), int(Rejection.PENETRATES_OBJECT), int(Rejection.CLOSES_ON_AIR))
+FEASIBLE, PENETRATES_TABLE, PENETRATES_OBJECT, CLOSES_ON_AIR, BLOCKED_APPROACH = (
+    int(Rejection.NONE), int(Rejection.PENETRATES_TABLE), int(Rejection.PENETRATES_OBJECT), int(Rejection.CLOSES_ON_AIR),
+    int(Rejection.BLOCKED_APPROACH))
 REASONS = {int(r): r.reason for r in Rejection}
 
 
@@ -70,6 +75,9 @@ class PruningConfig:
         finger_points: Lattice counts (x, y, z) for each finger box.
         palm_points: Lattice counts for the palm box.
         sweep_points: Lattice counts for the closing region.
+        approach_distance: Length (m) of the approach checked, as the simulator's
+            ``SimConfig.approach_distance`` (physics v1: 0.10; 0 skips the check).
+        approach_points: Lattice counts for the approach region.
     """
 
     tolerance: float = 0.0
@@ -78,12 +86,16 @@ class PruningConfig:
     finger_points: tuple[int, int, int] = (3, 4, 9)
     palm_points: tuple[int, int, int] = (9, 5, 2)
     sweep_points: tuple[int, int, int] = (15, 4, 9)
+    approach_distance: float = 0.10
+    approach_points: tuple[int, int, int] = (9, 5, 6)
 
     def __post_init__(self) -> None:
+        if not 0 <= self.approach_distance <= 1.0:
+            raise ValueError(f"approach_distance must lie in [0, 1] m, got {self.approach_distance}")
         if self.tolerance < 0 or self.table_margin < 0:
             raise ValueError(f"tolerance and table_margin must be non-negative, got {self.tolerance}, "
                              f"{self.table_margin}")
-        for name in ("finger_points", "palm_points", "sweep_points"):
+        for name in ("finger_points", "palm_points", "sweep_points", "approach_points"):
             counts = tuple(int(c) for c in getattr(self, name))
             if len(counts) != 3 or min(counts) < 1:
                 raise ValueError(f"{name} must be three positive counts, got {getattr(self, name)}")
@@ -110,13 +122,16 @@ class ObservedCollisionChecker:
         solid += [_lattice(c, h, config.finger_points) for c, h in boxes[1:]]
         self._solid = np.concatenate(solid)  # (ns, 3) gripper frame
         self._sweep = _lattice(*G.closing_region(), config.sweep_points)  # (nw, 3)
+        self._approach = (_lattice(*G.approach_region(config.approach_distance), config.approach_points)
+                          if config.approach_distance > 0 else np.zeros((0, 3)))
 
     def _occupied(self, depth: np.ndarray, bounds: np.ndarray, points: np.ndarray, eroded: bool) -> np.ndarray:
         """Occupancy (n, p) bool of world points (n, p, 3), by every camera."""
         cfg = self.obs_config
         cam = cfg.camera
         K = cam.intrinsics
-        occupied = np.ones(points.shape[:2], bool)
+        # The object lies inside its box: nothing outside it is occupied, seen or not.
+        occupied = np.all((points >= bounds[0]) & (points <= bounds[1]), axis=-1)
         for k, (pos, R) in enumerate(cfg.camera_poses(bounds)):
             img = depth[k]
             e = self.config.erode
@@ -139,7 +154,7 @@ class ObservedCollisionChecker:
         return occupied
 
     def predict(self, observation: dict, actions) -> np.ndarray:
-        """Predicted rejection code (0 feasible, 1-3 as :class:`grasp_envs.sim.Rejection`) per grasp.
+        """Predicted rejection code (0 feasible, else as :class:`grasp_envs.sim.Rejection`) per grasp.
 
         ``observation`` holds ``depth`` (n_cameras, H, W) metres and ``bbox`` (6,); ``actions`` is
         (n, dims) or (dims,) bins of this grid.
@@ -165,6 +180,11 @@ class ObservedCollisionChecker:
         touches = (self._occupied(depth, bounds, sweep, eroded=False)
                    & (sweep[..., 2] > self.config.table_margin)).any(axis=1)
         out[~touches] = CLOSES_ON_AIR
+        if len(self._approach):
+            way_in = np.einsum("nij,pj->npi", R, self._approach) + t[:, None, :]
+            blocked = ((way_in[..., 2] < -tol).any(axis=1)
+                       | (self._occupied(depth, bounds, way_in, eroded=True) & (way_in[..., 2] >= -tol)).any(axis=1))
+            out[blocked] = BLOCKED_APPROACH
         out[hits] = PENETRATES_OBJECT
         out[in_table] = PENETRATES_TABLE
         return out

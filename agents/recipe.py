@@ -44,7 +44,7 @@ EXPECTED_RANDOM_TEST = {"random": 0.06, "centroid": 0.14, "planner": 0.49, "full
 class RecipeArgs:
     out: str = "runs/recipe"
     """run directory: ``OUT/data/*``, ``OUT/round*/planner``, ``OUT/evaluator``, ``OUT/results.json``"""
-    env_id: str = "grasp_envs/GraspRandom4D-v0"
+    env_id: str = "grasp_envs/GraspRandom4D-v1"
     """environment to train and evaluate on"""
     objects: int = 2000
     """train objects labelled with uniform grasps"""

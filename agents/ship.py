@@ -3,7 +3,7 @@
     python -m agents.ship --planner runs/r1/planner --evaluator runs/r1/evaluator --dims 4 --scenes 50
 
 Both checkpoints are loaded, rounded to float16 and loaded back, and the full agent's decisions
-are compared on ``--scenes`` seeded test-split scenes of ``GraspRandom{dims}D-v0``: the grasp the
+are compared on ``--scenes`` seeded test-split scenes of ``GraspRandom{dims}D-v1``: the grasp the
 planner agent executes (its first pruned candidate) and the one the full agent executes.  If every decision is the
 same, the files are written in float16 (half the size), otherwise in float32; the command prints
 which, with the count of differing decisions.
@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default=str(SHIPPED_DIR), help="directory to write planner_{dims}d and evaluator_{dims}d to")
     args = p.parse_args(argv)
     torch.set_num_threads(1)
-    env = gym.make(f"grasp_envs/GraspRandom{args.dims}D-v0", split="test")
+    env = gym.make(f"grasp_envs/GraspRandom{args.dims}D-v1", split="test")
     planner = load_checkpoint(args.planner, kind="planner")
     evaluator = load_checkpoint(args.evaluator, kind="evaluator")
     with tempfile.TemporaryDirectory() as tmp:

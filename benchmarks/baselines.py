@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     for dims in args.dims:
         for name in args.agents:
             try:
-                rows += evaluate_agents(f"grasp_envs/GraspRandom{dims}D-v0", [name], args.episodes, args.seed, args.split)
+                rows += evaluate_agents(f"grasp_envs/GraspRandom{dims}D-v1", [name], args.episodes, args.seed, args.split)
             except checkpoint_error as exc:
                 print(f"skipping {name} on {dims}-D: {str(exc).splitlines()[0]}")
             except ImportError as exc:  # the learned agents need torch; Random and Centroid do not

@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
-    config = GenerateConfig(env_id=f"grasp_envs/GraspRandom{args.dims}D-v0", num_objects=args.objects,
+    config = GenerateConfig(env_id=f"grasp_envs/GraspRandom{args.dims}D-v1", num_objects=args.objects,
                             attempts=args.attempts, seed=args.seed, scenes_per_shard=args.scenes_per_shard)
     print(f"cpus: {os.cpu_count()}, load average at start: {os.getloadavg()}")
     print(f"job: {args.objects} objects x {args.attempts} attempts, GraspRandom{args.dims}D, "

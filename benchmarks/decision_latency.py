@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
-    env = gym.make(f"grasp_envs/GraspRandom{args.dims}D-v0", split="test")
+    env = gym.make(f"grasp_envs/GraspRandom{args.dims}D-v1", split="test")
     kw = {"planner": {}, "full": {}}
     if args.planner:
         kw["planner"]["checkpoint"] = kw["full"]["checkpoint"] = args.planner

@@ -1,7 +1,7 @@
 """Learned agents beside the baselines on the same scenes, with top-20 beam coverage.
 
-    python -m benchmarks.learned_agents --task random-4d-test-v0 --scenes 100
-    python -m benchmarks.learned_agents --task ycb-4d-v0 --scenes 100 --out results/learned_ycb.json
+    python -m benchmarks.learned_agents --task random-4d-test-v2 --scenes 100
+    python -m benchmarks.learned_agents --task ycb-4d-v2 --scenes 100 --out results/learned_ycb.json
 
 For each of the task's first ``--scenes`` scenes the scene is reset
 once; Random, Centroid, Planner (top-1 of the beam) and Full (evaluator's pick of the top 20)
@@ -44,7 +44,7 @@ DEFAULT_VARIANTS = ["random", "centroid", "planner", "full", "planner/no-prune",
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--task", default="random-4d-test-v0")
+    p.add_argument("--task", default="random-4d-test-v2")
     p.add_argument("--scenes", type=int, default=100)
     p.add_argument("--planner", default="", help="planner checkpoint stem (default: shipped)")
     p.add_argument("--evaluator", default="", help="evaluator checkpoint stem (default: shipped)")

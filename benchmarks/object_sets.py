@@ -97,7 +97,7 @@ def _pooled_scenes(args, graspable: list[str], dims: int, label: str):
         ids = [o for o in graspable if split_of(o) == split]
         if not ids:
             continue
-        env = gym.make(f"grasp_envs/Grasp{name}{dims}D-v0", root=str(args.root), object_ids=ids, split=split)
+        env = gym.make(f"grasp_envs/Grasp{name}{dims}D-v1", root=str(args.root), object_ids=ids, split=split)
         n = len(env.unwrapped.object_ids)
         try:
             for k in tqdm(range(n * args.scenes_per_object), desc=f"{name}{dims}D {label} {split}", leave=False):
@@ -201,7 +201,7 @@ def _object_stats(bank: PrimitiveBank | None, n: int) -> str:
 
 
 def _centroid(bank_path: str | None, episodes: int, seed: int) -> tuple[int, int]:
-    env = gym.make("grasp_envs/GraspRandom4D-v0", split="test", primitive_bank=bank_path)
+    env = gym.make("grasp_envs/GraspRandom4D-v1", split="test", primitive_bank=bank_path)
     agent = CentroidAgent(env)
     k = 0
     for i in tqdm(range(episodes), desc=f"centroid {'default' if bank_path is None else Path(bank_path).name}", leave=False):

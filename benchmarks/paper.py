@@ -280,7 +280,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fig8", action="store_true", help="compute the Fig. 8 top-n curve (simulates k grasps per scene)")
     p.add_argument("--fig8-agent", default="planner", help="agent with propose(observation, k)")
     p.add_argument("--fig8-agent-kwargs", default="{}", help="JSON kwargs of the Fig. 8 agent")
-    p.add_argument("--fig8-tasks", nargs="+", default=["random-4d-test-v1", "ycb-4d-v1"])
+    p.add_argument("--fig8-tasks", nargs="+", default=["random-4d-test-v2", "ycb-4d-v2"])
     p.add_argument("--fig8-scenes", type=positive_int("--fig8-scenes 100"), help="only the first N scenes of each Fig. 8 task")
 
 

@@ -32,7 +32,7 @@ def batches(args, dims: int):
         groups = [d["success_grasp"][d["success_object"] == i] for i in range(n)]
         keep = [i for i in range(n) if len(groups[i])][: args.objects]
         return torch.from_numpy(d["depth"][keep]), torch.from_numpy(d["bbox"][keep]), [groups[i] for i in keep]
-    env = gym.make(f"grasp_envs/GraspRandom{dims}D-v0")
+    env = gym.make(f"grasp_envs/GraspRandom{dims}D-v1")
     depth, bbox = [], []
     for i in range(args.objects):
         obs, _ = env.reset(seed=args.seed + i)

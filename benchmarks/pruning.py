@@ -1,6 +1,6 @@
 """Observation-based pruning against the simulator's instant rejection: precision and recall.
 
-    python -m benchmarks.pruning --task random-4d-test-v0 --scenes 300
+    python -m benchmarks.pruning --task random-4d-test-v2 --scenes 300
     python -m benchmarks.pruning --ycb-root runs/ycb_root --scenes-per-object 6      # all dev YCB objects
     python -m benchmarks.pruning --split train --scenes 40                           # tuning scenes
 
@@ -43,7 +43,7 @@ def _scenes(args):
     if args.split == "train":
         import gymnasium as gym
 
-        env = gym.make(f"grasp_envs/GraspRandom{args.dims}D-v0", split="train")
+        env = gym.make(f"grasp_envs/GraspRandom{args.dims}D-v1", split="train")
         for i in tqdm(range(args.scenes), desc="train scenes", unit="scene"):
             obs, _ = env.reset(seed=10_000 + i)
             yield env, obs
@@ -74,7 +74,7 @@ def _report(name: str, pred: np.ndarray, true: np.ndarray) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--task", default="random-4d-test-v0", help="benchmark task (random objects)")
+    p.add_argument("--task", default="random-4d-test-v2", help="benchmark task (random objects)")
     p.add_argument("--split", choices=["test", "train"], default="test",
                    help="train: fresh train-split random scenes instead of the task (for tuning)")
     p.add_argument("--ycb-root", default="", help="downloaded YCB root: all graspable dev objects instead of --task")
@@ -122,11 +122,11 @@ def main(argv: list[str] | None = None) -> int:
             _report(f"planner top-{args.beam}" if k == "beam" else f"uniform {args.uniform}", pr, tr)
     pr, tr = np.concatenate(preds["beam"] + preds["uniform"]), np.concatenate(trues["beam"] + trues["uniform"])
     print("confusion (rows: simulator, columns: prediction):")
-    print("| sim \\ pred | " + " | ".join(str(REASONS[c] or "feasible") for c in range(4)) + " |")
-    print("|---|" + "---|" * 4)
-    for c in range(4):
+    print("| sim \\ pred | " + " | ".join(str(REASONS[c] or "feasible") for c in range(len(REASONS))) + " |")
+    print("|---|" + "---|" * len(REASONS))
+    for c in range(len(REASONS)):
         row = Counter(pr[tr == c].tolist())
-        print(f"| {REASONS[c] or 'feasible'} | " + " | ".join(str(row.get(j, 0)) for j in range(4)) + " |")
+        print(f"| {REASONS[c] or 'feasible'} | " + " | ".join(str(row.get(j, 0)) for j in range(len(REASONS))) + " |")
     return 0
 
 

@@ -62,7 +62,7 @@ def bench_physics_and_rejection(n_objects: int, seed: int) -> dict:
 
 
 def bench_depth(seed: int) -> dict:
-    env = gym.make("grasp_envs/GraspRandom4D-v0").unwrapped
+    env = gym.make("grasp_envs/GraspRandom4D-v1").unwrapped
     over, hand = [], []
     for i in range(10):
         env.reset(seed=seed + i)
@@ -78,7 +78,7 @@ def bench_depth(seed: int) -> dict:
 
 
 def bench_env_steps(episodes: int, seed: int) -> float:
-    env = gym.make("grasp_envs/GraspRandom4D-v0")
+    env = gym.make("grasp_envs/GraspRandom4D-v1")
     agent = RandomAgent(env, seed=seed)
     t = time.perf_counter()
     for i in range(episodes):

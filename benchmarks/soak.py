@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--dims", type=int, default=4, choices=[4, 6])
     args = ap.parse_args(argv)
-    env = gym.make(f"grasp_envs/GraspRandom{args.dims}D-v0")
+    env = gym.make(f"grasp_envs/GraspRandom{args.dims}D-v1")
     base = env.unwrapped
     agents = [RandomAgent(env, seed=args.seed), CentroidAgent(env, seed=args.seed)]
     crashes, nans, sunk, warnings, successes = [], 0, 0, 0, [0, 0]

@@ -19,7 +19,13 @@ Two values freeze a task:
   every scene, in scene order.  Evaluation hashes each object it builds anyway, so every full run
   re-verifies it for free, and the leaderboard re-verifies it from the records.
 
-Changing any of them is a new task version (``random-4d-test-v2``); the old one stays listed so
+Version 2 tasks run on the ``-v1`` environments (physics version 1, :mod:`grasp_envs.envs.physics`)
+and their fingerprint also covers the environment's physics identity (solver, gripper, table,
+mass model, rejection, MuJoCo release, object pipeline), so a task can never silently change
+physics under a frozen fingerprint.  ``random-4d-trained-v1`` is ``random-4d-trained-v0`` on the
+``-v1`` physics.
+
+Changing any of them is a new task version (``random-4d-test-v3``); the old one stays listed so
 old results remain comparable.  ``tests/test_benchmarks.py`` fails if a definition drifts from its
 frozen fingerprint.
 
@@ -295,10 +301,31 @@ class BenchmarkTask:
             chosen = [order[i % size] for i in range(n)]
         return [Scene(i, int(reset_seeds[i]), chosen[i]) for i in range(n)]
 
+    @property
+    def physics_version(self) -> int:
+        """The physics version of the task's env id (0 for ids that predate physics versions)."""
+        import gymnasium as gym
+
+        import grasp_envs  # noqa: F401
+
+        self.require_env()
+        registered = gym.spec(self.env_id).kwargs or {}
+        return int(self.env_kwargs.get("physics_version", registered.get("physics_version", 0)))
+
+    def physics_digest(self) -> str:
+        """sha256 of the env's physics identity (``GraspEnv.physics_identity``)."""
+        env = self.make_env()
+        try:
+            return env.unwrapped.physics_digest
+        finally:
+            env.close()
+
     def definition(self, scenes: list[Scene] | None = None) -> dict:
-        """Everything the fingerprint covers, as JSON."""
+        """Everything the fingerprint covers, as JSON (from physics version 1 on, the physics too)."""
         scenes = self.scenes() if scenes is None else scenes
+        physics = {"physics": self.physics_digest()} if self.physics_version >= 1 else {}
         return {
+            **physics,
             "name": self.name, "env_id": self.env_id, "env_kwargs": self.env_kwargs,
             "object_set": self.object_set, "split": self.split, "scene_entropy": self.scene_entropy,
             "n_scenes": self.n_scenes, "seeds": list(self.seeds),
@@ -463,11 +490,64 @@ _DEFINITIONS: dict[str, tuple] = {
     "shapenet-6d-test-v1": (
         "grasp_envs/GraspShapeNet6D-v0", {"dims": 6, "split": "test"}, "shapenet", "test", None, None,
         "held-out ShapeNetCore models, 6-D grasps (user-supplied ShapeNetCore); a fresh orientation per seed"),
+    # Version 2: the -v1 physics, fresh orientations per seed, physics in the fingerprint.
+    "random-4d-train-v2": (
+        "grasp_envs/GraspRandom4D-v1", {"dims": 4, "split": "train"}, "random", "train",
+        "49c82cc1c167e79735bd0c7fce22fc0c7632017687ef3cadbbf3e79bf1f2a230",
+        "57435f54217be2f7fdcb31902ed3913da163701a54965b3304b462e017e0fdd7",
+        "procedurally generated objects from the training split, upright 4-D grasps; physics v1"),
+    "random-4d-trained-v1": (
+        "grasp_envs/GraspRandom4D-v1", {"dims": 4, "split": "train"}, "random", "train",
+        "64a37ac0a43c9e2c97cea83aa340db625a80d24b6fa63a1c1f9547d6eff00a68",
+        "e77a6f661bfdad77c88fa0350448d0d69f547a6d4c1b8308e7d1086c75209f36",
+        "objects the shipped 4-D planner was trained on (the first 300 scenes of its uniform dataset, seed 0), "
+        "upright 4-D grasps; physics v1", 0),
+    "random-4d-test-v2": (
+        "grasp_envs/GraspRandom4D-v1", {"dims": 4, "split": "test"}, "random", "test", 
+        "a16d7935e3bcf213b8110d44176d396b754fb62450b4175ba6b3f1c16eebeebd",
+        "bf5047f5852508bda5253cdfa9afff76b39d1595bb79b052e43a09ea1f4f675c",
+        "held-out procedurally generated objects, upright 4-D grasps; physics v1"),
+    "random-6d-train-v2": (
+        "grasp_envs/GraspRandom6D-v1", {"dims": 6, "split": "train"}, "random", "train",
+        "6bd6779f64f332bf4dcbae24aac1eee5c84358264ab0fc179a7d1914274fa6ba",
+        "57435f54217be2f7fdcb31902ed3913da163701a54965b3304b462e017e0fdd7",
+        "procedurally generated objects from the training split, 6-D grasps; physics v1"),
+    "random-6d-test-v2": (
+        "grasp_envs/GraspRandom6D-v1", {"dims": 6, "split": "test"}, "random", "test", 
+        "5bd28501cc819b77de98474a5f3515bdf4c31c9fe47aad8d5a3b94750f749845",
+        "bf5047f5852508bda5253cdfa9afff76b39d1595bb79b052e43a09ea1f4f675c",
+        "held-out procedurally generated objects, 6-D grasps; physics v1"),
+    "ycb-4d-v2": (
+        "grasp_envs/GraspYCB4D-v1", {"dims": 4, "split": "test"}, "ycb", "test", None, None,
+        "held-out YCB objects, upright 4-D grasps (needs `grasp-envs download ycb`); physics v1"),
+    "ycb-6d-v2": (
+        "grasp_envs/GraspYCB6D-v1", {"dims": 6, "split": "test"}, "ycb", "test", None, None,
+        "held-out YCB objects, 6-D grasps (needs `grasp-envs download ycb`); physics v1"),
+    "scanned-4d-v2": (
+        "grasp_envs/GraspScanned4D-v1", {"dims": 4, "split": "test"}, "scanned", "test", None, None,
+        "held-out Google Scanned Objects, upright 4-D grasps (needs `grasp-envs download scanned`); physics v1"),
+    "scanned-6d-v2": (
+        "grasp_envs/GraspScanned6D-v1", {"dims": 6, "split": "test"}, "scanned", "test", None, None,
+        "held-out Google Scanned Objects, 6-D grasps (needs `grasp-envs download scanned`); physics v1"),
+    "shapenet-4d-train-v2": (
+        "grasp_envs/GraspShapeNet4D-v1", {"dims": 4, "split": "train"}, "shapenet", "train", None, None,
+        "ShapeNetCore training-split models, upright 4-D grasps (user-supplied ShapeNetCore); physics v1"),
+    "shapenet-6d-train-v2": (
+        "grasp_envs/GraspShapeNet6D-v1", {"dims": 6, "split": "train"}, "shapenet", "train", None, None,
+        "ShapeNetCore training-split models, 6-D grasps (user-supplied ShapeNetCore); physics v1"),
+    "shapenet-4d-test-v2": (
+        "grasp_envs/GraspShapeNet4D-v1", {"dims": 4, "split": "test"}, "shapenet", "test", None, None,
+        "held-out ShapeNetCore models, upright 4-D grasps (user-supplied ShapeNetCore); physics v1"),
+    "shapenet-6d-test-v2": (
+        "grasp_envs/GraspShapeNet6D-v1", {"dims": 6, "split": "test"}, "shapenet", "test", None, None,
+        "held-out ShapeNetCore models, 6-D grasps (user-supplied ShapeNetCore); physics v1"),
 }
 
-#: Version 1 tasks: the scenes (objects, entropy) of their version 0, but every evaluation seed
-#: resets them with its own reset seeds (BenchmarkTask.per_seed_resets).
-_PER_SEED_RESETS = frozenset(n for n in _DEFINITIONS if n.endswith("-v1"))
+#: Version 1 and later tasks: the scenes (objects, entropy) of their version 0, but every
+#: evaluation seed resets them with its own reset seeds (BenchmarkTask.per_seed_resets); the
+#: "trained" family replays its training scenes exactly.
+_PER_SEED_RESETS = frozenset(n for n in _DEFINITIONS
+                             if not n.endswith("-v0") and not n.startswith("random-4d-trained-"))
 
 TASKS: dict[str, BenchmarkTask] = {}
 

@@ -1,6 +1,6 @@
 """grasp-envs: Gymnasium environments for learned robotic grasp planning.
 
-``import grasp_envs`` registers the environment ids (``grasp_envs/GraspRandom4D-v0`` ...) and
+``import grasp_envs`` registers the environment ids (``grasp_envs/GraspRandom4D-v1`` ...) and
 imports nothing heavy; MuJoCo loads when an environment is made.
 """
 

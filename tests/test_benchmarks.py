@@ -181,7 +181,8 @@ def test_object_digest_tracks_content():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["random-4d-train-v0", "random-4d-test-v0", "random-4d-train-v1", "random-4d-test-v1"])
+@pytest.mark.parametrize("name", ["random-4d-train-v0", "random-4d-test-v0", "random-4d-train-v1", "random-4d-test-v1",
+                                  "random-4d-train-v2", "random-4d-test-v2", "random-4d-trained-v1"])
 def test_random_task_objects_match_frozen_checksum(name):
     task = get_task(name)
     assert task.check_object_checksum(task.object_digests(progress=False)) == task.object_checksum

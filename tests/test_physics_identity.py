@@ -154,3 +154,17 @@ def test_approach_under_an_overhang_is_blocked_from_v1():
     yaw90 = np.array([[[0.0, -1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]])
     top = GraspPoses(np.array([[0.0, 0.0, 0.16]]) + shift, yaw90)
     assert v1.reject(top)[0] == v0.reject(top)[0] == Rejection.NONE
+
+
+def test_task_fingerprints_cover_the_physics_from_v2(monkeypatch):
+    from benchmarks.tasks import TaskChangedError, get_task
+    from grasp_envs.sim import gripper
+
+    v2, v1 = get_task("random-4d-test-v2"), get_task("random-4d-test-v1")
+    assert v2.physics_version == 1 and v1.physics_version == 0
+    v2.verify()
+    v1_scenes = v1.verify()
+    monkeypatch.setattr(gripper, "FINGER_FORCE", gripper.FINGER_FORCE + 1.0)
+    with pytest.raises(TaskChangedError, match="frozen fingerprint"):
+        v2.verify()
+    assert v1.verify() == v1_scenes  # older tasks never covered physics; their fingerprints stay valid

@@ -12,7 +12,7 @@ from agents.pruning import (CLOSES_ON_AIR, FEASIBLE, PENETRATES_OBJECT, PENETRAT
 
 @pytest.mark.parametrize("dims", [4, 6])
 def test_predictions_agree_with_the_simulator(dims):
-    env = gym.make(f"grasp_envs/GraspRandom{dims}D-v0", split="train")
+    env = gym.make(f"grasp_envs/GraspRandom{dims}D-v1", split="train")
     u = env.unwrapped
     checker = ObservedCollisionChecker(dims, u.obs_config)
     pred, true = [], []

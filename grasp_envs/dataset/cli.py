@@ -24,7 +24,7 @@ DEFAULTS = {"objects": "random", "dims": 4, "attempts": 2000, "split": "train", 
 
 def add_generate_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--objects", choices=["random", "ycb", "shapenet", "scanned"], default=None,
-                   help="object set (default random); its env is grasp_envs/Grasp<Set><dims>D-v0")
+                   help="object set (default random); its env is grasp_envs/Grasp<Set><dims>D-v1")
     p.add_argument("--env-id", default=None, help="registered env id instead of --objects/--dims")
     p.add_argument("--num-objects", type=positive_int("--num-objects 100"), default=None, help="scenes (one object each)")
     p.add_argument("--attempts", type=positive_int("--attempts 2000"), default=None,

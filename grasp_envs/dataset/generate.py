@@ -46,10 +46,10 @@ from grasp_envs.workers import worker_init
 #: Object set -> environment id pattern (``{dims}`` is 4 or 6).  Sets whose env is not
 #: registered in this installation are refused with a message naming the id.
 OBJECT_SETS: dict[str, str] = {
-    "random": "GraspRandom{dims}D-v0",
-    "ycb": "GraspYCB{dims}D-v0",
-    "shapenet": "GraspShapeNet{dims}D-v0",
-    "scanned": "GraspScanned{dims}D-v0",
+    "random": "GraspRandom{dims}D-v1",
+    "ycb": "GraspYCB{dims}D-v1",
+    "shapenet": "GraspShapeNet{dims}D-v1",
+    "scanned": "GraspScanned{dims}D-v1",
 }
 BACKENDS = ("local", "ray")
 
@@ -75,7 +75,7 @@ class GenerateConfig:
     """Everything that determines a dataset's content.
 
     Attributes:
-        env_id: Registered environment id (e.g. ``grasp_envs/GraspRandom4D-v0``).
+        env_id: Registered environment id (e.g. ``grasp_envs/GraspRandom4D-v1``).
         num_objects: Number of scenes (one object each).
         attempts: Grasps drawn uniformly from the grid per scene (paper: 2,000).
         split: ``"train"`` or ``"test"``: the env split whose object seeds are used.

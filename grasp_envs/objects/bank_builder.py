@@ -9,7 +9,7 @@ decomposition is cached by content hash (:mod:`grasp_envs.objects.mesh_import`),
 build resumes where it stopped.  The bank stores each part normalised (centred, largest extent 1),
 as :class:`grasp_envs.objects.PrimitiveBank` expects; use it with
 ``generate_random_object(seed, PrimitiveBank.load(path))`` or
-``gym.make("grasp_envs/GraspRandom4D-v0", primitive_bank=path)``.
+``gym.make("grasp_envs/GraspRandom4D-v1", primitive_bank=path)``.
 """
 
 from __future__ import annotations
