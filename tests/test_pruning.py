@@ -56,10 +56,14 @@ def test_synthetic_box_reasons():
     low_far = [0, 0, 0, 0]           # fingertips 15 mm below the table
     codes = checker.predict(obs, np.array([centre_high, low_far]))
     assert codes[0] == FEASIBLE and codes[1] == PENETRATES_TABLE
-    # Raise the cube's observed top to 4 cm above its box: the palm now sits inside it.
+    # A 10 cm tall block seen from the same camera: a grasp low on it puts the palm inside it.
     deep = depth.copy()
     deep[top] = pos[2] - 0.10
-    assert checker.predict({**obs, "depth": deep[None].astype(np.float32)}, np.array([through]))[0] == PENETRATES_OBJECT
+    tall = np.array([[-0.02, -0.02, 0.0], [0.02, 0.02, 0.10]])
+    tall_obs = {"depth": deep[None].astype(np.float32), "bbox": tall.ravel().astype(np.float32)}
+    assert checker.predict(tall_obs, np.array([[10, 10, 5, 0]]))[0] == PENETRATES_OBJECT
+    # The same depth with the cube's own 4 cm box: nothing outside the box is occupied.
+    assert checker.predict({**obs, "depth": deep[None].astype(np.float32)}, np.array([through]))[0] == FEASIBLE
     # Nothing there at all (empty table): every in-air grasp closes on air.
     empty = np.full_like(depth, pos[2])[None].astype(np.float32)
     assert checker.predict({**obs, "depth": empty}, np.array([centre_high]))[0] == CLOSES_ON_AIR
