@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from gymnasium import spaces
 
+from grasp_envs.envs.interface import AgentInterface, agent_interface
 from grasp_envs.envs.observations import ObservationConfig
 from grasp_envs.grid import GraspGrid
 
@@ -12,16 +13,18 @@ from grasp_envs.grid import GraspGrid
 OBJECT_THRESHOLD = 0.003
 
 
-def _grid_of(env) -> tuple[GraspGrid, ObservationConfig]:
-    base = env.unwrapped
-    return base.grid, base.obs_config
-
-
 class RandomAgent:
-    """Uniformly random grasp on the grid (the paper's Random baseline)."""
+    """Uniformly random grasp on the grid (the paper's Random baseline).
 
-    def __init__(self, env=None, *, action_space: spaces.MultiDiscrete | None = None, seed: int | None = None) -> None:
-        space = action_space if action_space is not None else env.action_space
+    Built from an :class:`~grasp_envs.envs.interface.AgentInterface` (or an env, whose interface is
+    taken) or from ``action_space=`` alone.
+    """
+
+    def __init__(self, interface: AgentInterface | None = None, *, action_space: spaces.MultiDiscrete | None = None,
+                 seed: int | None = None) -> None:
+        if action_space is None and interface is None:
+            raise ValueError("RandomAgent needs interface=... (or an env) or action_space=...")
+        space = action_space if action_space is not None else agent_interface(interface).action_space
         self.nvec = np.asarray(space.nvec)
         self.rng = np.random.default_rng(seed)
 
@@ -59,12 +62,14 @@ class CentroidAgent:
     6-D) are uniformly random bins.
     """
 
-    def __init__(self, env=None, *, grid: GraspGrid | None = None, obs_config: ObservationConfig | None = None,
-                 seed: int | None = None) -> None:
-        if env is not None:
-            grid, obs_config = _grid_of(env)
+    def __init__(self, interface: AgentInterface | None = None, *, grid: GraspGrid | None = None,
+                 obs_config: ObservationConfig | None = None, seed: int | None = None) -> None:
+        if interface is not None:
+            view = agent_interface(interface)
+            grid, obs_config = view.grid, view.obs_config
         if grid is None or obs_config is None:
-            raise ValueError("CentroidAgent needs env=..., or both grid= and obs_config=")
+            raise ValueError("CentroidAgent needs interface=... (an env's agent_interface() or the env), or both "
+                             "grid= and obs_config=")
         self.grid = grid
         self.obs_config = obs_config
         self.rng = np.random.default_rng(seed)

@@ -10,6 +10,7 @@ from tqdm import tqdm
 
 import grasp_envs  # noqa: F401  (registers the env ids)
 from agents.protocol import load_agent
+from grasp_envs.envs.interface import agent_interface
 from grasp_envs.stats import wilson_interval
 
 
@@ -23,7 +24,7 @@ def evaluate_agents(env_id: str, agents: list[str], episodes: int, seed: int = 0
     rows = []
     for name in agents:
         env = gym.make(env_id, split=split, **(env_kwargs or {}))
-        agent = load_agent(name, env, (agent_kwargs or {}).get(name, {}))
+        agent = load_agent(name, agent_interface(env), (agent_kwargs or {}).get(name, {}))
         records = []
         for i in tqdm(range(episodes), desc=f"{env_id.split('/')[-1]} {name}", unit="ep", disable=not progress):
             obs, info = env.reset(seed=seed + i)

@@ -3,10 +3,11 @@
 Both split their decision as sample -> score -> select:
 
 * :class:`PlannerAgent` runs beam search (width 20) and executes the most likely grasp.
-* :class:`FullAgent` runs beam search for the top ``k = 20`` grasps, renders each candidate's
-  hand-camera depth image through the env (``env.unwrapped.hand_camera_images``), scores them
-  with the evaluator and executes the one it rates most likely to succeed (ties go to the
-  planner's order).
+* :class:`FullAgent` runs beam search for the top ``k = 20`` grasps, asks the env's declared
+  ``hand_camera`` capability for each candidate's hand-camera depth image (rendered in
+  simulation, or reprojected from the observed depth as on the real robot:
+  :mod:`grasp_envs.envs.interface`), scores them with the evaluator and executes the one it
+  rates most likely to succeed (ties go to the planner's order).
 
 With ``prune=True`` (the default) both first drop the candidates that the depth observation
 already rules out (:mod:`agents.pruning`: the open gripper would penetrate the observed surface or
@@ -16,7 +17,9 @@ Where fewer than ``k`` are feasible the rest are filled with the most likely inf
 (``last_feasible`` says which).  Pruning reads only the observation and the cameras stored in the
 planner's config, so it runs unchanged on the real robot.
 
-Without ``checkpoint=`` they load the checkpoints shipped in ``agents/checkpoints``.
+Both are built from an :class:`~grasp_envs.envs.interface.AgentInterface` (an env passed
+instead is replaced by its interface); they never hold the env.  Without ``checkpoint=`` they load
+the checkpoints shipped in ``agents/checkpoints``.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from agents.checkpoint import load_checkpoint, shipped
 from agents.evaluator import GraspEvaluator
 from agents.planner import GraspPlanner
 from agents.pruning import ObservedCollisionChecker, PruningConfig
+from grasp_envs.envs.interface import HAND_CAMERA, AgentInterface, CapabilityError, agent_interface
 
 
 def _obs_tensors(observation: dict) -> tuple[torch.Tensor, torch.Tensor]:
@@ -41,15 +45,14 @@ def _obs_tensors(observation: dict) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.from_numpy(depth)[None], torch.from_numpy(bbox)[None]
 
 
-def _check_env(env, planner: GraspPlanner) -> None:
-    if env is None:
+def _check_interface(view: AgentInterface | None, planner: GraspPlanner) -> None:
+    if view is None:
         return
-    base = env.unwrapped
     cfg = planner.config
-    if getattr(base, "grid", None) is not None and base.grid.dims != cfg.dims:
-        raise ValueError(f"the planner was trained for {cfg.dims}-D grasps but the env is {base.grid.dims}-D; "
-                         f"use a {cfg.dims}-D env or a {base.grid.dims}-D checkpoint (dims={base.grid.dims})")
-    obs_cfg = getattr(base, "obs_config", None)
+    if view.grid is not None and view.grid.dims != cfg.dims:
+        raise ValueError(f"the planner was trained for {cfg.dims}-D grasps but the env is {view.grid.dims}-D; "
+                         f"use a {cfg.dims}-D env or a {view.grid.dims}-D checkpoint (dims={view.grid.dims})")
+    obs_cfg = view.obs_config
     if obs_cfg is not None:
         want, have = cfg.obs_config, obs_cfg
         for name in ("width", "height", "n_cameras", "camera_height", "fovy"):
@@ -63,7 +66,8 @@ class PlannerAgent:
     """Beam search over the autoregressive planner; executes the most likely grasp.
 
     Args:
-        env: The env (used to check dims and cameras and to pick the shipped checkpoint).
+        interface: The env's :class:`~grasp_envs.envs.interface.AgentInterface` (or the env): used
+            to check dims and cameras and to pick the shipped checkpoint.
         checkpoint: Path stem of a planner checkpoint; default: the shipped ``planner_{dims}d``.
         beam_width: Beam width (the paper uses 20).
         threads: Torch CPU threads (``None`` leaves torch's setting alone).
@@ -75,20 +79,21 @@ class PlannerAgent:
         pruning: Tolerances of the pruning (:class:`agents.pruning.PruningConfig` or a dict).
     """
 
-    def __init__(self, env=None, *, checkpoint: str | Path | None = None, beam_width: int = 20,
-                 threads: int | None = None, dihedral: bool = False, prune: bool = True, prune_beam: int = 64,
-                 pruning: PruningConfig | dict | None = None) -> None:
+    def __init__(self, interface: AgentInterface | None = None, *, checkpoint: str | Path | None = None,
+                 beam_width: int = 20, threads: int | None = None, dihedral: bool = False, prune: bool = True,
+                 prune_beam: int = 64, pruning: PruningConfig | dict | None = None) -> None:
         if threads is not None:
             torch.set_num_threads(int(threads))
+        view = None if interface is None else agent_interface(interface)
         if checkpoint is None:
-            dims = env.unwrapped.grid.dims if env is not None else 4
+            dims = view.dims if view is not None and view.dims is not None else 4
             checkpoint = shipped(f"planner_{dims}d")
         self.planner: GraspPlanner = load_checkpoint(checkpoint, kind="planner")
-        _check_env(env, self.planner)
+        _check_interface(view, self.planner)
         if dihedral and not self.planner.dihedral_defined():
             raise ValueError("dihedral=True needs a 4-D planner with a single overhead camera; "
                              "pass dihedral=False")
-        self.env = env
+        self.interface = view
         self.beam_width = int(beam_width)
         self.dihedral = bool(dihedral)
         self.prune = bool(prune)
@@ -133,8 +138,9 @@ class FullAgent(PlannerAgent):
     """Planner proposes the top ``k`` grasps, the evaluator scores their hand images, the best is executed.
 
     Args:
-        env: The env; required, since candidates' hand-camera images are rendered through
-            ``env.unwrapped.hand_camera_images`` (a real robot's env provides the same method).
+        interface: The env's :class:`~grasp_envs.envs.interface.AgentInterface` (or the env); it
+            must declare the ``hand_camera`` capability, which gives the candidates' images (the
+            simulated env renders or reprojects them, the real env reprojects them).
         checkpoint: Planner checkpoint stem (default: shipped ``planner_{dims}d``).
         evaluator: Evaluator checkpoint stem (default: shipped ``evaluator_{dims}d``).
         k: Candidates scored per decision (the paper uses 20).
@@ -145,31 +151,38 @@ class FullAgent(PlannerAgent):
             :class:`PlannerAgent`); the evaluator ranks the top ``k`` feasible ones.
     """
 
-    def __init__(self, env=None, *, checkpoint: str | Path | None = None, evaluator: str | Path | None = None,
-                 k: int = 20, beam_width: int = 20, threads: int | None = None, dihedral: bool = False,
-                 prune: bool = True, prune_beam: int = 64, pruning: PruningConfig | dict | None = None) -> None:
-        if env is None:
-            raise ValueError("FullAgent needs env=...: it renders each candidate's hand-camera image through "
-                             "env.unwrapped.hand_camera_images")
-        super().__init__(env, checkpoint=checkpoint, beam_width=beam_width, threads=threads, dihedral=dihedral,
+    def __init__(self, interface: AgentInterface | None = None, *, checkpoint: str | Path | None = None,
+                 evaluator: str | Path | None = None, k: int = 20, beam_width: int = 20, threads: int | None = None,
+                 dihedral: bool = False, prune: bool = True, prune_beam: int = 64,
+                 pruning: PruningConfig | dict | None = None) -> None:
+        if interface is None:
+            raise ValueError("FullAgent needs interface=... (the env's agent_interface(), or the env): it scores each "
+                             "candidate's image from the env's 'hand_camera' capability")
+        view = agent_interface(interface)
+        try:
+            self.hand_camera = view.capability(HAND_CAMERA)
+        except CapabilityError as exc:
+            raise CapabilityError(f"FullAgent scores hand-camera images of its candidates, but {exc}; use an env of "
+                                  "this package (simulated or RealFetchGrasp), or the planner agent") from None
+        super().__init__(view, checkpoint=checkpoint, beam_width=beam_width, threads=threads, dihedral=dihedral,
                          prune=prune, prune_beam=prune_beam, pruning=pruning)
         if evaluator is None:
-            evaluator = shipped(f"evaluator_{env.unwrapped.grid.dims}d")
+            evaluator = shipped(f"evaluator_{self.planner.config.dims}d")
         self.evaluator: GraspEvaluator = load_checkpoint(evaluator, kind="evaluator")
         if k < 1 or k > self.beam_width:
             raise ValueError(f"k must be in [1, beam_width={self.beam_width}], got {k}")
         self.k = int(k)
-        obs_cfg = getattr(env.unwrapped, "obs_config", None)
+        cam = self.hand_camera.camera
         ec = self.evaluator.config
-        if obs_cfg is not None and (obs_cfg.hand_height, obs_cfg.hand_width) != (ec.height, ec.width):
-            raise ValueError(f"the evaluator was trained on {ec.height} x {ec.width} hand images but the env renders "
-                             f"{obs_cfg.hand_height} x {obs_cfg.hand_width}; make the env with "
+        if (cam.height, cam.width) != (ec.height, ec.width):
+            raise ValueError(f"the evaluator was trained on {ec.height} x {ec.width} hand images but the env's hand "
+                             f"camera gives {cam.height} x {cam.width}; make the env with "
                              f"observation={{'hand_height': {ec.height}, 'hand_width': {ec.width}}}")
         self.last_scores: np.ndarray | None = None
 
     def act(self, observation: dict) -> np.ndarray:
         cands, _ = self.propose(observation, self.k)
-        hand = self.env.unwrapped.hand_camera_images(cands)
+        hand = self.hand_camera.images(observation, cands)
         scores = self.evaluator.success_probability(torch.from_numpy(np.asarray(hand, np.float32)),
                                                     torch.from_numpy(np.asarray(cands)),
                                                     torch.from_numpy(np.asarray(observation["bbox"], np.float32))).numpy()

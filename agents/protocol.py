@@ -2,6 +2,8 @@
 
 Agents are structural (``typing.Protocol``): a user's policy plugs in without subclassing
 anything from this package.  ``reset(seed)`` is optional; evaluation calls it when present.
+An agent is built from its env's :class:`grasp_envs.envs.interface.AgentInterface` (spaces, grid,
+cameras, declared capabilities such as ``"hand_camera"``), never from the env itself.
 """
 
 from __future__ import annotations
@@ -49,19 +51,33 @@ def agent_class(spec: str):
         raise ValueError(f"agent {spec!r}: module {module_name!r} has no attribute {attr!r}") from None
 
 
-def _takes_env(signature: inspect.Signature) -> bool:
-    return any(p.kind is p.VAR_KEYWORD or (p.name == "env" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
-               for p in signature.parameters.values())
+def _interface_parameter(signature: inspect.Signature) -> str | None:
+    """The parameter the interface is passed as: ``interface``, else ``env`` (the older name), else ``**kwargs``."""
+    params = signature.parameters
+    named = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    for name in ("interface", "env"):
+        if name in params and params[name].kind in named:
+            return name
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return "interface"
+    return None
 
 
-def load_agent(spec: str, env, kwargs: dict[str, Any] | str | None = None) -> Agent:
+def load_agent(spec: str, interface, kwargs: dict[str, Any] | str | None = None) -> Agent:
     """Build an agent from ``"name"`` (a built-in) or ``"module:Class"`` plus JSON kwargs.
 
-    The class is called as ``Class(env=env, **kwargs)`` if its signature takes ``env`` (or
-    ``**kwargs``), else ``Class(**kwargs)``; kwargs it does not take are a ``ValueError`` listing
-    the ones it does.  Errors raised inside the constructor propagate unchanged.  Nothing is
-    unpickled.
+    ``interface`` is an :class:`grasp_envs.envs.interface.AgentInterface` or an env, whose
+    declared interface is taken (:func:`grasp_envs.envs.interface.agent_interface`): the agent
+    gets the spaces, grid, cameras and capabilities, never the env or its simulator.  The class
+    is called as ``Class(interface=view, **kwargs)`` if its signature takes ``interface`` (or
+    ``**kwargs``), as ``Class(env=view, **kwargs)`` if it takes ``env`` (the older name: it still
+    receives the interface, which has the env's ``action_space`` and ``observation_space``), else
+    ``Class(**kwargs)``.  Kwargs it does not take are a ``ValueError`` listing the ones it does.
+    Errors raised inside the constructor propagate unchanged (it is never retried another way).
+    Nothing is unpickled.
     """
+    from grasp_envs.envs.interface import agent_interface
+
     if isinstance(kwargs, str):
         try:
             kwargs = json.loads(kwargs) if kwargs.strip() else {}
@@ -71,16 +87,17 @@ def load_agent(spec: str, env, kwargs: dict[str, Any] | str | None = None) -> Ag
     cls = agent_class(spec)
     try:
         signature = inspect.signature(cls)
-    except (TypeError, ValueError):  # no introspectable signature (some extension types): pass env only if asked
+    except (TypeError, ValueError):  # no introspectable signature (some extension types): kwargs only
         signature = None
     call = dict(kwargs)
     if signature is not None:
-        if _takes_env(signature):
-            call["env"] = env
+        name = _interface_parameter(signature)
+        if name is not None:
+            call[name] = None if interface is None else agent_interface(interface)
         try:
             signature.bind(**call)
         except TypeError as exc:
-            takes = [p for p in signature.parameters if p != "env"]
+            takes = [p for p in signature.parameters if p not in ("env", "interface")]
             raise ValueError(f"agent {spec!r} cannot be built with {sorted(kwargs)}: {exc}; it takes "
                              f"{', '.join(takes) or 'no arguments'}") from None
     agent = cls(**call)

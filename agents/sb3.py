@@ -7,6 +7,9 @@ observation and MultiDiscrete action directly::
     from stable_baselines3 import PPO
     model = PPO("MultiInputPolicy", env, n_steps=64, batch_size=32).learn(2_000)
     agent = SB3Agent(model)                      # or load_agent("agents.sb3:SB3Agent", env, {"path": "ppo.zip"})
+
+The model was trained on the env; as an agent it gets only observations (and the interface's
+action space, to check it matches).
 """
 
 from __future__ import annotations
@@ -24,13 +27,14 @@ class SB3Agent:
 
     Args:
         model: A trained SB3 model (anything with ``predict(obs, deterministic=...)``).
-        env: The env (only to check the action space matches the model's).
+        interface: The env's :class:`~grasp_envs.envs.interface.AgentInterface` (or the env), only to
+            check that its action space is the model's.
         path: Instead of ``model``, a saved SB3 ``.zip`` to load with ``algorithm``.
         algorithm: SB3 class name for ``path`` (default ``"PPO"``).
         deterministic: Take the policy's mode rather than a sample.
     """
 
-    def __init__(self, model=None, env=None, *, path: str | None = None, algorithm: str = "PPO",
+    def __init__(self, model=None, interface=None, *, path: str | None = None, algorithm: str = "PPO",
                  deterministic: bool = True) -> None:
         if (model is None) == (path is None):
             raise ValueError("SB3Agent needs exactly one of model=... or path='model.zip'")
@@ -44,9 +48,9 @@ class SB3Agent:
             model = getattr(stable_baselines3, algorithm).load(path, device="cpu")
         if not hasattr(model, "predict"):
             raise TypeError(f"model must be a stable-baselines3 model with predict(), got {type(model).__name__}")
-        if env is not None and getattr(model, "action_space", None) is not None:
-            if model.action_space != env.action_space:
-                raise ValueError(f"the model acts in {model.action_space} but the env expects {env.action_space}; "
+        if interface is not None and getattr(model, "action_space", None) is not None:
+            if model.action_space != interface.action_space:
+                raise ValueError(f"the model acts in {model.action_space} but the env expects {interface.action_space}; "
                                  f"train it on an env with the same dims")
         self.model = model
         self.deterministic = bool(deterministic)

@@ -7,8 +7,11 @@
 For every evaluation seed of the task and every scene, the episode is
 ``env.reset(seed=scene.reset_seed, options={"object_seed": scene.object_seed})`` (on version 1
 tasks each seed has its own reset seeds: :meth:`BenchmarkTask.seed_scenes`), the agent is
-built once per seed with :func:`agents.load_agent` (``{seed}`` in string kwargs is replaced by the
-seed, so each seed can load its own checkpoint), reset with a seed derived from (seed, scene) when
+built once per seed with :func:`agents.load_agent` from the env's
+:class:`~grasp_envs.envs.interface.AgentInterface` only (spaces, grid, cameras and declared
+capabilities; an agent that asks it for the env or its simulator gets a
+:class:`~grasp_envs.envs.interface.SimulatorAccessError`), with ``{seed}`` in string kwargs replaced
+by the seed (so each seed can load its own checkpoint), reset with a seed derived from (seed, scene) when
 it has ``reset``, and acts until the episode ends.  Every episode becomes a record (seed, scene,
 object, actions, outcome, decision time); every number printed here or on the leaderboard is
 recomputed from those records by :func:`summarize`; its 95% interval is clustered by object
@@ -80,14 +83,20 @@ def parse_agent_kwargs(text: str | dict | None) -> dict:
 
 # ---------------------------------------------------------------------- rollouts
 class EpisodeRunner:
-    """One env plus one agent per evaluation seed; runs scenes and returns records."""
+    """One env plus one agent per evaluation seed; runs scenes and returns records.
+
+    Agents are built from ``self.interface`` (the env's declared :class:`AgentInterface`) and see
+    nothing of the env but the observations ``step`` and ``reset`` return.
+    """
 
     def __init__(self, task: BenchmarkTask | str, agent_spec: str, agent_kwargs: dict,
                  observation_mode: str = "depth") -> None:
         from agents import load_agent
+        from grasp_envs.envs.interface import agent_interface
 
         self.task = get_task(task) if isinstance(task, str) else task
         self.env = self.task.make_env(observation_mode)
+        self.interface = agent_interface(self.env)
         self.agent_spec = agent_spec
         self.agent_kwargs = agent_kwargs
         self._load_agent = load_agent
@@ -96,7 +105,8 @@ class EpisodeRunner:
 
     def agent(self, seed: int):
         if seed not in self._agents:
-            self._agents[seed] = self._load_agent(self.agent_spec, self.env, format_agent_kwargs(self.agent_kwargs, seed))
+            self._agents[seed] = self._load_agent(self.agent_spec, self.interface,
+                                                  format_agent_kwargs(self.agent_kwargs, seed))
         return self._agents[seed]
 
     def run(self, seed: int, scene: Scene) -> dict:

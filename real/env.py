@@ -9,6 +9,8 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from grasp_envs.envs.hand_camera import reproject_hand_depth
+from grasp_envs.envs.interface import HAND_CAMERA, AgentInterface, ReprojectedHandCamera
 from grasp_envs.envs.observations import ObservationConfig
 from grasp_envs.grid import GraspGrid, GraspPoses
 from real.calibration import Calibration, CalibrationError, load_calibration, mat_to_quat
@@ -38,6 +40,14 @@ class RealFetchGraspEnv(gym.Env):
     and the cloud is reprojected into the virtual cameras at ``camera_poses(bbox)``.  The
     ``privileged`` mode (object pose) does not exist on a real robot.
 
+    ## Agent interface
+    ``agent_interface()`` declares what the simulated envs declare: the spaces, the grid, the
+    observation config and the ``hand_camera`` capability.  The robot has no wrist camera, so the
+    hand images of candidate grasps are reprojected from the observed depth
+    (:func:`grasp_envs.envs.hand_camera.reproject_hand_depth`, ``hand_images="reprojected"``, the
+    default here); a simulated env with ``observation={"hand_images": "reprojected"}`` produces
+    the same images from the same depth.
+
     ## Rewards
     1 for a successful grasp, else 0 (computed from the physical outcome in ``info``).
 
@@ -54,7 +64,8 @@ class RealFetchGraspEnv(gym.Env):
     * ``robot``: :class:`real.robot.FetchConfig` or dict (host, port, safety limits, dry_run, ...).
     * ``camera``: :class:`real.camera.RealSenseConfig` or dict.
     * ``segmentation``: :class:`real.perception.SegmentationConfig` or dict.
-    * ``observation``: :class:`grasp_envs.envs.ObservationConfig` or dict, as in simulation.
+    * ``observation``: :class:`grasp_envs.envs.ObservationConfig` or dict, as in simulation
+      (``hand_images`` must be ``"reprojected"``; a dict without it gets it).
     * ``max_attempts``: grasps per episode.
     * ``confirm_success``: optional ``callable(info) -> bool`` asked after each executed grasp
       (operator confirmation); its answer decides success and is stored in ``info``.
@@ -91,7 +102,15 @@ class RealFetchGraspEnv(gym.Env):
             raise ValueError(f"max_attempts must be at least 1, got {max_attempts}")
         self.calibration = calibration if isinstance(calibration, Calibration) else load_calibration(calibration)
         self.grid = GraspGrid(dims)
-        self.obs_config = observation if isinstance(observation, ObservationConfig) else ObservationConfig(**(observation or {}))
+        if not isinstance(observation, ObservationConfig):
+            observation = ObservationConfig(**{"hand_images": "reprojected", **(observation or {})})
+        self.obs_config = observation
+        if self.obs_config.hand_images != "reprojected":
+            raise ValueError(
+                f"hand_images={self.obs_config.hand_images!r}: the real robot has no renderer or wrist camera; its hand "
+                "images are reprojected from the observed depth: pass observation with hand_images='reprojected' "
+                "(e.g. dataclasses.replace(config, hand_images='reprojected'))"
+            )
         if self.obs_config.mode != "depth":
             raise ValueError(
                 f"observation mode {self.obs_config.mode!r} needs the object pose, which a real robot does not observe; use mode='depth'"
@@ -207,3 +226,14 @@ class RealFetchGraspEnv(gym.Env):
         if self._bounds is None:
             raise gym.error.ResetNeeded("call reset() before decode()")
         return self.grid.decode(actions, self._bounds)
+
+    def hand_camera_images(self, actions) -> np.ndarray:
+        """Hand-camera depth images (n, h, w) of grasps ``actions``, reprojected from the last observation."""
+        if self._bounds is None:
+            raise gym.error.ResetNeeded("call reset() before hand_camera_images()")
+        return reproject_hand_depth(self._last_obs, self.decode(actions), self.obs_config)
+
+    def agent_interface(self) -> AgentInterface:
+        """What an agent may use: spaces, grid, cameras and the reprojected ``hand_camera`` capability."""
+        return AgentInterface(self.action_space, self.observation_space, self.grid, self.obs_config,
+                              {HAND_CAMERA: ReprojectedHandCamera(self.grid, self.obs_config)})

@@ -130,7 +130,7 @@ def test_agent_refuses_mismatched_env(ckpts):
     e = gym.make("grasp_envs/GraspRandom4D-v0", observation={"width": 32, "height": 32})
     with pytest.raises(ValueError, match=r"trained on observations with width=64 but the env has width=32"):
         PlannerAgent(e, checkpoint=ckpts / "planner")
-    with pytest.raises(ValueError, match="FullAgent needs env="):
+    with pytest.raises(ValueError, match="FullAgent needs interface="):
         FullAgent(None, checkpoint=ckpts / "planner")
 
 

@@ -1,12 +1,14 @@
-"""load_agent: the signature decides whether the env is passed; constructor errors are not masked."""
+"""load_agent: the signature decides whether the interface is passed; constructor errors are not masked."""
 
 import numpy as np
 import pytest
+from gymnasium import spaces
 
 from agents import load_agent
 from agents.protocol import agent_class
+from grasp_envs.envs.interface import AgentInterface
 
-ENV = object()
+ENV = AgentInterface(spaces.MultiDiscrete([20] * 4), spaces.Dict({}))
 
 
 class WithEnv:
@@ -42,13 +44,13 @@ class BrokenInside:
         return np.zeros(4, dtype=np.int64)
 
 
-def test_env_is_passed_only_when_the_signature_takes_it():
+def test_the_interface_is_passed_only_when_the_signature_takes_it():
     a = load_agent("test_protocol:WithEnv", ENV, {"scale": 2.0})
     assert a.env is ENV and a.scale == 2.0
     b = load_agent("test_protocol:WithoutEnv", ENV, '{"seed": 3}')
     assert b.seed == 3
     c = load_agent("test_protocol:AnyKwargs", ENV, {"x": 1})
-    assert c.kwargs == {"x": 1, "env": ENV}
+    assert c.kwargs == {"x": 1, "interface": ENV}
 
 
 def test_a_type_error_inside_the_constructor_is_not_retried_away():

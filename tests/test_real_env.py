@@ -163,3 +163,43 @@ def test_planner_drives_the_real_env(rig, tmp_path):
         assert terminated and info["outcome"] in ("success", "failure", "rejected")
     finally:
         env.close()
+
+
+def test_full_agent_takes_a_step_on_the_real_env(rig):
+    """FullAgent's whole path on real input: beam search, hand images reprojected from the observed
+    depth (the real env declares the same hand_camera capability as the simulated envs), evaluator."""
+    pytest.importorskip("torch")
+    full = pytest.importorskip("agents.full")
+    from agents.checkpoint import CheckpointError
+    from grasp_envs.envs.hand_camera import reproject_hand_depth
+    from grasp_envs.envs.interface import HAND_CAMERA, ReprojectedHandCamera, agent_interface
+
+    env = gym.make("grasp_envs/RealFetchGrasp4D-v0", **rig.env_kwargs())
+    try:
+        hand = agent_interface(env).capability(HAND_CAMERA)
+        assert isinstance(hand, ReprojectedHandCamera)
+        try:
+            agent = load_agent("full", env, {"k": 5, "beam_width": 5, "prune_beam": 16})
+        except CheckpointError:
+            pytest.skip("no shipped checkpoints")
+        obs, _ = env.reset(seed=0)
+        action = agent.act(obs)
+        assert env.action_space.contains(action) and agent.last_scores.shape == (5,)
+        assert np.all((agent.last_scores >= 0) & (agent.last_scores <= 1))
+        images = hand.images(obs, agent.last_candidates)
+        base = env.unwrapped
+        np.testing.assert_array_equal(images, reproject_hand_depth(obs, base.decode(agent.last_candidates), base.obs_config))
+        # The box (6 cm tall) is under the hand camera of at least one candidate: nearer than the table.
+        assert images.min() < images.max() - 0.03
+        _, reward, terminated, _, info = env.step(action)
+        assert terminated and info["outcome"] in ("success", "failure", "rejected")
+    finally:
+        env.close()
+
+
+def test_the_real_env_reprojects_and_refuses_rendered_hand_images(rig):
+    env = gym.make("grasp_envs/RealFetchGrasp4D-v0", **rig.env_kwargs())
+    assert env.unwrapped.obs_config.hand_images == "reprojected"
+    env.close()
+    with pytest.raises(ValueError, match="hand_images='reprojected'"):
+        gym.make("grasp_envs/RealFetchGrasp4D-v0", observation=ObservationConfig(), **rig.env_kwargs())

@@ -16,6 +16,8 @@ from grasp_envs.objects.procedural import random_rotation
 from grasp_envs.sim import GraspSimulator, Rejection, SimConfig
 from grasp_envs.sim.simulator import mat_to_quat
 from grasp_envs.envs.observations import ObservationConfig, dexnet_noise
+from grasp_envs.envs.hand_camera import reproject_hand_depth
+from grasp_envs.envs.interface import HAND_CAMERA, AgentInterface, RenderedHandCamera, ReprojectedHandCamera
 from grasp_envs.envs.physics import LATEST_PHYSICS, identity_digest, physics_identity, physics_version
 
 SPLITS = ("train", "test")
@@ -225,11 +227,25 @@ class GraspEnv(gym.Env):
 
         The camera is mounted on the palm looking along the approach axis; the gripper is backed
         off ``hand_standoff`` metres from the grasp pose (paper, Fig. 4: the evaluator's input).
+        ``observation={"hand_images": "reprojected"}`` builds them from the latest observation
+        instead of rendering them, as the real robot does (:mod:`grasp_envs.envs.hand_camera`).
         """
         if self.simulator is None:
             raise gym.error.ResetNeeded("call reset() before hand_camera_images()")
         cfg = self.obs_config
+        if cfg.hand_images == "reprojected":
+            return reproject_hand_depth(self._last_obs, self.decode(actions), cfg)
         return self.simulator.hand_depth(self.decode(actions), cfg.hand_camera, cfg.hand_standoff)
+
+    def agent_interface(self) -> AgentInterface:
+        """What an agent may use: spaces, grid, cameras and the ``hand_camera`` capability (never this env)."""
+        cfg = self.obs_config
+        if cfg.hand_images == "reprojected":
+            hand = ReprojectedHandCamera(self.grid, cfg)
+        else:
+            hand = RenderedHandCamera(cfg.hand_camera, cfg.hand_standoff, self.hand_camera_images,
+                                      lambda: self.simulator.object_bounds)
+        return AgentInterface(self.action_space, self.observation_space, self.grid, cfg, {HAND_CAMERA: hand})
 
     def evaluate_grasps(self, actions):
         """Outcomes of many grasps on the current object without advancing the episode."""

@@ -26,6 +26,8 @@ from grasp_envs.camera import CameraModel, look_at_rotation, look_down_rotation
 
 OBS_MODES = ("depth", "privileged")
 NOISE_PRESETS = ("none", "dexnet")
+#: Where the hand-camera images of candidate grasps come from (:mod:`grasp_envs.envs.hand_camera`).
+HAND_IMAGE_SOURCES = ("rendered", "reprojected")
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,11 @@ class ObservationConfig:
         hand_fovy: Hand-camera vertical field of view (degrees).
         hand_standoff: Distance the gripper backs off along the approach axis for the hand
             image (pre-grasp pose), metres.
+        hand_images: Where candidates' hand-camera images come from: ``"rendered"`` (ray cast in
+            the simulated scene; the default, what the shipped evaluator was trained on) or
+            ``"reprojected"`` (built from the overhead depth observation alone, as on the real
+            robot: :func:`grasp_envs.envs.hand_camera.reproject_hand_depth`).  The observation
+            itself is the same either way.
     """
 
     mode: str = "depth"
@@ -62,12 +69,15 @@ class ObservationConfig:
     hand_height: int = 32
     hand_fovy: float = 60.0
     hand_standoff: float = 0.10
+    hand_images: str = "rendered"
 
     def __post_init__(self) -> None:
         if self.mode not in OBS_MODES:
             raise ValueError(f"observation mode must be one of {OBS_MODES}, got {self.mode!r}")
         if self.noise not in NOISE_PRESETS:
             raise ValueError(f"noise must be one of {NOISE_PRESETS}, got {self.noise!r}")
+        if self.hand_images not in HAND_IMAGE_SOURCES:
+            raise ValueError(f"hand_images must be one of {HAND_IMAGE_SOURCES}, got {self.hand_images!r}")
         if self.n_cameras < 1:
             raise ValueError(f"n_cameras must be at least 1, got {self.n_cameras}")
         if self.camera_height <= 0.1:
