@@ -34,7 +34,7 @@ from grasp_envs.dataset.cli import register_dataset  # noqa: E402
 from grasp_envs.envs.random_objects import TEST_SEEDS, TRAIN_SEEDS  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-ENV_ID = "grasp_envs/GraspRandom4D-v0"
+ENV_ID = "grasp_envs/GraspRandom4D-v1"
 
 
 def small_config(**kw) -> GenerateConfig:
@@ -234,7 +234,7 @@ def test_config_validation_and_object_sets():
             small_config(env_id=real[0])
     with pytest.raises(ValueError, match="unknown object set 'lego'"):
         object_set_env_id("lego", 4)
-    assert object_set_env_id("random", 6) == "grasp_envs/GraspRandom6D-v0"
+    assert object_set_env_id("random", 6) == "grasp_envs/GraspRandom6D-v1"
     for name in ("ycb", "shapenet", "scanned"):
         env_id = object_set_env_id.__globals__["OBJECT_SETS"][name].format(dims=4)
         if f"grasp_envs/{env_id}" in gym.registry:

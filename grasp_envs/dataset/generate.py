@@ -362,6 +362,7 @@ def _base_manifest(config: GenerateConfig) -> dict:
         "format_version": storage.FORMAT_VERSION,
         "config": config.to_dict(),
         "env_spec": json.loads(env.spec.to_json()),
+        "physics": {"digest": env.unwrapped.physics_digest, "identity": env.unwrapped.physics_identity()},
         "layout": _env_layout(env),
         "versions": _versions(),
         "num_shards": config.num_shards,
@@ -484,6 +485,10 @@ def _check_resumable(root: Path, old: dict, new: dict) -> None:
         detail = ", ".join(f"{k}: dataset has {old['config'].get(k)!r}, requested {new['config'].get(k)!r}" for k in diff)
         raise ValueError(f"cannot resume {root}: the requested run differs from the dataset's ({detail}); "
                          f"resume with the dataset's settings or generate into a new --out directory")
+    if "physics" in old and old["physics"]["digest"] != new["physics"]["digest"]:
+        raise ValueError(f"cannot resume {root}: the environment's physics changed since the dataset was started "
+                         f"(identity {old['physics']['digest'][:12]} != {new['physics']['digest'][:12]}); generate "
+                         "into a new --out directory")
     for key in ("env_spec", "layout"):
         if old[key] != new[key]:
             raise ValueError(f"cannot resume {root}: the environment's {key} changed since the dataset was started; "
