@@ -2,6 +2,7 @@
 
     python -m benchmarks.learned_agents --task random-4d-test-v2 --scenes 100
     python -m benchmarks.learned_agents --task ycb-4d-v2 --scenes 100 --out results/learned_ycb.json
+    python -m benchmarks.learned_agents --task random-4d-test-v2 --scenes 200 --variants full full/reprojected
 
 For each of the task's first ``--scenes`` scenes the scene is reset
 once; Random, Centroid, Planner (top-1 of the beam) and Full (evaluator's pick of the top 20)
@@ -9,7 +10,10 @@ each choose a grasp on the same observation (agents reset with the scene index),
 ``planner/no-prune`` and ``full/no-prune``, the same networks without the observation-based
 pruning of :mod:`agents.pruning`, and (with ``--variants``) ``planner+d8`` and ``full+d8``, the
 same networks proposing with the dihedral ensemble
-(:meth:`agents.planner.GraspPlanner.beam_search_dihedral`; 4-D only).  All choices plus each
+(:meth:`agents.planner.GraspPlanner.beam_search_dihedral`; 4-D only), and ``full/reprojected``,
+the full agent scoring hand images reprojected from the observed depth (the real robot's
+``hand_camera``, :mod:`grasp_envs.envs.hand_camera`) instead of rendered ones.  Every agent is
+built from the env's :class:`~grasp_envs.envs.interface.AgentInterface`.  All choices plus each
 proposer's whole top-20 are executed in one batch through
 ``env.unwrapped.evaluate_grasps`` (the same simulation ``step`` runs, without advancing the
 episode).  Prints success with Wilson 95% intervals and the fraction of scenes whose top 20
@@ -33,12 +37,15 @@ from tqdm import tqdm
 from agents import load_agent
 from benchmarks.stats import wilson_interval
 from benchmarks.tasks import get_task
+from grasp_envs.envs.interface import HAND_CAMERA, ReprojectedHandCamera, agent_interface
 
 #: Row name -> (built-in agent, extra kwargs).
 VARIANTS = {"random": ("random", {}), "centroid": ("centroid", {}), "planner": ("planner", {}),
             "full": ("full", {}), "planner/no-prune": ("planner", {"prune": False}),
             "full/no-prune": ("full", {"prune": False}), "planner+d8": ("planner", {"dihedral": True}),
-            "full+d8": ("full", {"dihedral": True})}
+            "full+d8": ("full", {"dihedral": True}), "full/reprojected": ("full", {})}
+#: Rows whose hand camera reprojects the observed depth (as on the real robot) whatever the env renders.
+REPROJECTED = {"full/reprojected"}
 DEFAULT_VARIANTS = ["random", "centroid", "planner", "full", "planner/no-prune", "full/no-prune"]
 
 
@@ -62,7 +69,9 @@ def main(argv: list[str] | None = None) -> int:
     task.require_env()
     env = task.make_env()
     scenes = task.scenes()[: args.scenes]
-    names = [n for n in args.variants if "+d8" not in n or env.unwrapped.grid.dims == 4]
+    view = agent_interface(env)
+    reprojected = view.with_capability(HAND_CAMERA, ReprojectedHandCamera(view.grid, view.obs_config))
+    names = [n for n in args.variants if "+d8" not in n or view.dims == 4]
     agents = {}
     for name in names:
         base, kw = VARIANTS[name]
@@ -71,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
             kw["checkpoint"] = args.planner
         if args.evaluator and base == "full":
             kw["evaluator"] = args.evaluator
-        agents[name] = load_agent(base, env, kw)
+        agents[name] = load_agent(base, reprojected if name in REPROJECTED else view, kw)
     # Each full agent keeps the top 20 it ranked (the planner's beam, from the same network) with
     # their log-likelihoods and evaluator scores; those are the recorded proposals.
     beams = {"beam": "full", "beam/no-prune": "full/no-prune", "beam+d8": "full+d8"}

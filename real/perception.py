@@ -20,6 +20,7 @@ import numpy as np
 from scipy import ndimage
 
 from grasp_envs.camera import CameraModel
+from grasp_envs.envs.hand_camera import splat_depth, table_plane_depth
 from real.calibration import Calibration, Intrinsics
 
 
@@ -194,27 +195,15 @@ def render_virtual_depth(points: np.ndarray, camera: CameraModel, position: np.n
     """Depth image (H, W) float32 of a table-frame cloud seen by a virtual pinhole camera.
 
     ``rotation`` is the camera-to-table rotation of the optical frame, as returned by
-    ``ObservationConfig.camera_poses``.  Nearest point per pixel; empty pixels see the table
-    plane z = 0, or ``camera.far`` where their ray does not hit it.
+    ``ObservationConfig.camera_poses``.  Nearest point per pixel (the z-buffer the hand camera's
+    reprojection uses, :func:`grasp_envs.envs.hand_camera.splat_depth`); empty pixels see the
+    table plane z = 0, or ``camera.far`` where their ray does not hit it.
     """
     R = np.asarray(rotation, dtype=np.float64)
     pos = np.asarray(position, dtype=np.float64)
-    q = (points - pos) @ R  # camera-frame coordinates (R^T (p - pos))
-    q = q[q[:, 2] > 1e-6]
-    f = camera.focal
-    u = np.floor(q[:, 0] / q[:, 2] * f + camera.width / 2).astype(np.int64)
-    v = np.floor(q[:, 1] / q[:, 2] * f + camera.height / 2).astype(np.int64)
-    ok = (u >= 0) & (u < camera.width) & (v >= 0) & (v < camera.height)
-    flat = v[ok] * camera.width + u[ok]
-    img = np.full(camera.width * camera.height, np.inf)
-    np.minimum.at(img, flat, q[ok, 2])
+    q = (np.asarray(points, dtype=np.float64) - pos) @ R  # camera-frame coordinates (R^T (p - pos))
+    img = splat_depth(q[None], None, camera)[0]
     empty = ~np.isfinite(img)
     if empty.any():
-        # Table-plane depth along each empty pixel's ray (ray direction scaled to unit optical z).
-        d = camera.ray_directions()
-        d = d / d[:, 2:3]
-        dz = d @ R[2]  # world z component of each ray
-        with np.errstate(divide="ignore", invalid="ignore"):
-            t = np.where(dz < -1e-9, -pos[2] / dz, np.inf)
-        img[empty] = t[empty]
-    return np.minimum(img, camera.far).reshape(camera.height, camera.width).astype(np.float32)
+        img[empty] = table_plane_depth(camera, pos[None], R[None])[0][empty]
+    return np.minimum(img, camera.far).astype(np.float32)
