@@ -1,0 +1,115 @@
+"""The MuJoCo Warp backend on Warp's CPU device with a few worlds.
+
+The tests marked ``warp`` compile MuJoCo Warp's kernels the first time they run (about two
+minutes on two cores; Warp caches them under ~/.cache/warp), so the default run leaves them out:
+``pytest -m warp`` runs them.  They skip where warp-lang / mujoco-warp are not installed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+
+import mujoco
+import numpy as np
+import pytest
+
+from grasp_envs.grid import GraspGrid, GraspPoses
+from grasp_envs.objects import generate_random_object
+from grasp_envs.sim import GraspSimulator, SimConfig
+from grasp_envs.sim.simulator import mat_to_quat
+
+
+@pytest.fixture(scope="module")
+def sim() -> GraspSimulator:
+    return GraspSimulator(generate_random_object(2))
+
+
+@pytest.fixture(scope="module")
+def warp_cpu():
+    pytest.importorskip("warp", reason="warp-lang is not installed: pip install 'grasp-envs[warp]'")
+    pytest.importorskip("mujoco_warp", reason="mujoco-warp is not installed: pip install 'grasp-envs[warp]'")
+    import warp as wp
+
+    wp.config.quiet = True
+    return "cpu"
+
+
+def test_without_warp_the_error_names_the_extra(sim, monkeypatch):
+    from grasp_envs.sim.warp_backend import WarpGraspBackend, WarpUnavailableError, warp_available
+
+    monkeypatch.setitem(sys.modules, "mujoco_warp", None)  # makes `import mujoco_warp` fail
+    assert not warp_available()
+    with pytest.raises(WarpUnavailableError, match=r"pip install 'grasp-envs\[warp\]'"):
+        WarpGraspBackend(sim, device="cpu")
+
+
+@pytest.mark.warp
+def test_controls_and_initial_states_are_the_simulators(sim, warp_cpu):
+    from grasp_envs.sim.warp_backend import WarpGraspBackend
+
+    backend = WarpGraspBackend(sim, device=warp_cpu, nworld=3)
+    rng = np.random.default_rng(0)
+    poses = GraspGrid(6).decode(rng.integers(0, 20, size=(30, 6)), sim.object_bounds)
+    quat = mat_to_quat(poses.rotation)
+    profile, offset = backend.controls(poses, quat)
+    np.testing.assert_allclose(profile[None] + offset[:, None], sim._controls(poses, quat), rtol=0, atol=1e-12)
+
+    states = sim._initial_states(poses, quat)
+    parts = backend._split_states(states[:3])
+    backend._load_batch(parts, offset[:3])
+    m = sim.model
+    d = mujoco.MjData(m)
+    for i in range(3):
+        mujoco.mj_setState(m, d, states[i], mujoco.mjtState.mjSTATE_FULLPHYSICS)
+        np.testing.assert_allclose(backend.data.qpos.numpy()[i], d.qpos, atol=1e-6)
+        np.testing.assert_allclose(backend.data.qvel.numpy()[i], d.qvel, atol=1e-6)
+    # The palm starts at each grasp pose.
+    a = sim._palm_qadr
+    np.testing.assert_allclose(backend.data.qpos.numpy()[:3, a : a + 3], poses.position[:3], atol=1e-6)
+
+
+@pytest.mark.warp
+def test_outcomes_match_the_c_engine_across_padded_batches(sim, warp_cpu):
+    """Two firm grasps (they succeed with the grasp shifted 2 mm either way in the C engine) and
+    one 5 cm above the object (the fingers close on air); three grasps in batches of two."""
+    from grasp_envs.sim.warp_backend import WarpGraspBackend
+
+    grid = GraspGrid(4)
+    firm = grid.decode(np.array([[9, 9, 10, 0], [9, 9, 10, 5]]), sim.object_bounds)
+    above = grid.decode(np.array([[9, 9, 19, 0]]), sim.object_bounds)
+    poses = GraspPoses(np.concatenate([firm.position, above.position + [0, 0, 0.05]]),
+                       np.concatenate([firm.rotation, above.rotation]))
+    ref = sim.simulate(poses)
+    assert ref.success.tolist() == [True, True, False], "the C engine's reference outcomes changed; pick new grasps"
+
+    backend = WarpGraspBackend(sim, device=warp_cpu, nworld=2)
+    out = backend.simulate(poses)
+    assert backend.last_stats.batches == 2 and backend.last_stats.grasps == 3
+    assert out.success.tolist() == ref.success.tolist()
+    np.testing.assert_allclose(out.lift, ref.lift, atol=0.01)
+    np.testing.assert_allclose(out.final_object_qpos[:, :3], ref.final_object_qpos[:, :3], atol=0.01)
+    assert (out.rejection == 0).all() and backend.last_stats.unstable == 0
+    assert 0 < backend.last_stats.max_contacts <= backend.nconmax
+
+
+@pytest.mark.warp
+def test_too_few_contact_slots_is_an_error_naming_the_argument(warp_cpu):
+    from grasp_envs.sim.warp_backend import WarpCapacityError, WarpGraspBackend
+
+    short = dataclasses.replace(SimConfig(), close_time=0.02, lift_time=0.02, hold_time=0.0)
+    sim = GraspSimulator(generate_random_object(2), short)
+    poses = GraspGrid(4).decode(np.array([[9, 9, 10, 0]]), sim.object_bounds)
+    backend = WarpGraspBackend(sim, device=warp_cpu, nworld=2, nconmax=1)
+    with pytest.raises(WarpCapacityError, match=r"nconmax=1 \(pass a larger nconmax="):
+        backend.simulate(poses)
+    assert len(WarpGraspBackend(sim, device=warp_cpu, nworld=2).simulate(poses)) == 1
+
+
+def test_bad_arguments_are_refused_before_any_device_work(sim, warp_cpu):
+    from grasp_envs.sim.warp_backend import WarpGraspBackend
+
+    with pytest.raises(ValueError, match="nworld must be at least 1"):
+        WarpGraspBackend(sim, device=warp_cpu, nworld=0)
+    with pytest.raises(ValueError, match="graph=True needs a CUDA device"):
+        WarpGraspBackend(sim, device=warp_cpu, graph=True)
