@@ -127,6 +127,13 @@ def main(argv: list[str] | None = None) -> int:
         rej = sum(r["rejection"][name] != 0 for r in records)
         rows[name] = {"successes": k, "success": k / n, "ci95": [lo, hi], "rejected": rej}
         print(f"| {name} | {k / n:.3f} ({k}/{n}) | [{lo:.3f}, {hi:.3f}] | {rej} |")
+    for name in (n for n in names if n in REPROJECTED and "full" in names):
+        same = sum(r["actions"][name] == r["actions"]["full"] for r in records)
+        only = sum(r["success"][name] and not r["success"]["full"] for r in records)
+        lost = sum(r["success"]["full"] and not r["success"][name] for r in records)
+        rows[f"{name}_vs_full"] = {"same_pick": same, "only_this_succeeds": only, "only_full_succeeds": lost}
+        print(f"| {name} against full, scene by scene | same grasp {same}/{n}; only {name} succeeds {only}, "
+              f"only full {lost} | | |")
     for b in beams:
         cov = sum(any(r[f"{b}_success"]) for r in records)
         lo, hi = wilson_interval(cov, n)
