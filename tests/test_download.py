@@ -7,10 +7,12 @@ The mirror is built in a temporary folder from the development meshes in ../shar
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import tarfile
 import threading
+import warnings
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -19,8 +21,15 @@ import numpy as np
 import pytest
 
 import grasp_envs  # noqa: F401
-from grasp_envs.objects.datasets import FETCH_MAX_OPENING, get_dataset, load_index, split_of
-from grasp_envs.objects.download import DownloadError, download_dataset, fetch
+from grasp_envs.objects.datasets import (
+    FETCH_MAX_OPENING,
+    YCB_DENSITY,
+    UnknownObjectError,
+    get_dataset,
+    load_index,
+    split_of,
+)
+from grasp_envs.objects.download import DownloadError, UnpinnedObjectWarning, download_dataset, fetch
 from grasp_envs.objects.mesh_import import DecompositionConfig, geometry_sha256
 
 pytest.importorskip("coacd", reason="CoACD is not installed: pip install -e '.[objects]'")
@@ -231,3 +240,82 @@ def test_missing_objects_name_the_download_command(ycb_mirror, tmp_path):
     env = gym.make("grasp_envs/GraspYCB4D-v0", root=str(root), object_ids=YCB_IDS[:1], split=split_of(YCB_IDS[0]))
     obs, info = env.reset(seed=0)
     assert info["object_name"] == f"ycb/{YCB_IDS[0]}" and np.isfinite(obs["depth"]).all()
+
+
+# ------------------------------------------------------------------- objects without a pin
+
+UNPINNED = "997_test_knife"  # the dev knife under an id the table does not pin (test split)
+
+
+def test_any_upstream_id_is_accepted_and_others_are_not():
+    ycb = get_dataset("ycb")
+    s = ycb.source("011_banana")
+    assert not s.pinned and s.geometry_sha256 is None and s.mass is None and s.density == YCB_DENSITY
+    assert s.url == ycb.base_url + "google/011_banana_google_16k.tgz" and s.graspable is None
+    assert ycb.source("013_apple").pinned
+    with pytest.raises(UnknownObjectError, match=r"ycb has no object '13_apple' \(did you mean '013_apple'.*other "
+                                                 r"upstream objects are accepted by their id"):
+        ycb.source("13_apple")
+
+
+def test_unpinned_object_is_recorded_on_first_use_and_verified_later(shared_data, tmp_path, capsys):
+    knife = (shared_data / "ycb" / "032_knife" / "visual.obj").read_bytes()
+    mirror = tmp_path / "mirror" / "google"
+    mirror.mkdir(parents=True)
+    (mirror / f"{UNPINNED}_google_16k.tgz").write_bytes(make_tgz(knife, UNPINNED))
+    build_ycb_mirror(shared_data, tmp_path / "mirror", ["032_knife"])
+    root = tmp_path / "root"
+    # A dataset of one pinned object, so that a run without --objects stays small.
+    ds = dataclasses.replace(get_dataset("ycb"), sources=(get_dataset("ycb").source("032_knife"),))
+    with MirrorServer(tmp_path / "mirror") as server:
+        with pytest.warns(UnpinnedObjectWarning, match=f"ycb/{UNPINNED} has no pinned checksum: downloaded unverified"):
+            rep = download_dataset("ycb", root=root, mirror=server.url, objects=[UNPINNED], config=TINY,
+                                   progress=False)
+        assert rep.unpinned == (UNPINNED,)
+        e = load_index("ycb", root, [UNPINNED])["objects"][UNPINNED]
+        assert e["checksum"] == "recorded on first download"
+        assert e["geometry_sha256"] == geometry_sha256(shared_data / "ycb" / "032_knife" / "visual.obj")
+        assert e["mass"] is None and e["density"] == YCB_DENSITY and "density 600 kg/m^3" in e["mass_source"]
+        assert np.allclose(e["obb_extent"], get_dataset("ycb").source("032_knife").obb_extent, atol=2e-3)
+        assert e["graspable"] is True and e["top_grasp"]["graspable"] is True and e["top_grasp"]["poses"]
+        # Later runs verify it without a warning or a download; a run without --objects includes it.
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", UnpinnedObjectWarning)
+            n = len(server.requests)
+            rep = download_dataset("ycb", root=root, mirror=server.url, config=TINY, progress=False, dataset=ds)
+        assert set(rep.objects) == {"032_knife", UNPINNED} and len(server.requests) == n + 1  # the knife only
+        # The mirror's copy changes: a clear error naming the fix, and the fix works.
+        text = knife.decode()
+        i = text.index("\nv ") + 3
+        changed = (text[:i] + "0.01" + text[text.index(" ", i):]).encode()
+        (mirror / f"{UNPINNED}_google_16k.tgz").write_bytes(make_tgz(changed, UNPINNED))
+        (root / "ycb" / UNPINNED / "textured.obj").unlink()
+        with pytest.raises(DownloadError, match=f"{UNPINNED}: the mesh changed since its checksum was recorded on "
+                                                f"first download .*`grasp-envs download ycb --objects {UNPINNED} "
+                                                "--rerecord`"):
+            download_dataset("ycb", root=root, mirror=server.url, objects=[UNPINNED], config=TINY, progress=False)
+        from grasp_envs.cli import main
+
+        assert main(["download", "ycb", "--root", str(root), "--mirror", server.url, "--objects", UNPINNED,
+                     "--rerecord", "--tiny", "--workers", "1"]) == 0
+        err = capsys.readouterr().err
+        assert f"warning: ycb/{UNPINNED} has no pinned checksum" in err and "Traceback" not in err
+        assert load_index("ycb", root)["objects"][UNPINNED]["geometry_sha256"] != e["geometry_sha256"]
+    # An id the source does not have: one clear line, no traceback.
+    assert main(["download", "ycb", "--root", str(root), "--mirror", str(tmp_path / "mirror"), "--objects",
+                 "011_banana", "--tiny"]) == 1
+    err = capsys.readouterr().err
+    assert "011_banana is not one of the pinned ycb objects, and the source has no such object" in err
+    assert "Traceback" not in err
+    # An explicit object list needs no split: the object lies in the test split, the default is train.
+    assert split_of(UNPINNED) == "test"
+    env = gym.make("grasp_envs/GraspYCB4D-v0", root=str(root), object_ids=[UNPINNED])
+    obs, info = env.reset(seed=0)
+    assert env.unwrapped.split == "all" and info["object_name"] == f"ycb/{UNPINNED}"
+    from grasp_envs.objects.procedural import union_volume
+
+    obj = env.unwrapped.object
+    assert obj.mass == pytest.approx(YCB_DENSITY * union_volume(list(obj.parts)), rel=1e-6)
+    env.close()
+    with pytest.raises(ValueError, match=r"no object of the 1 given falls in the 'train' split; .*leave split out"):
+        gym.make("grasp_envs/GraspYCB4D-v0", root=str(root), object_ids=[UNPINNED], split="train")

@@ -1,4 +1,4 @@
-"""Grasping real object sets: YCB, Google Scanned Objects and a user's ShapeNetCore.
+"""Grasping real object sets: YCB, Google Scanned Objects, a user's ShapeNetCore, a user's own meshes.
 
 Objects are meshes decomposed into convex parts by CoACD (:mod:`grasp_envs.objects.mesh_import`).
 YCB and scanned objects are fetched and processed beforehand by ``grasp-envs download``; making
@@ -20,15 +20,19 @@ import numpy as np
 
 from grasp_envs.envs.grasp_env import GraspEnv
 from grasp_envs.objects import GraspObject
-from grasp_envs.objects.datasets import data_root, get_dataset, load_index, split_of
+from grasp_envs.objects.datasets import YCB_DENSITY, data_root, get_dataset, load_index, split_of
 from grasp_envs.objects.download import decomposition_cache_dir
 from grasp_envs.objects.mesh_import import (
+    MESH_SUFFIXES,
     DecompositionConfig,
     cache_path,
     decompose_file,
+    decompose_mesh,
     load_cached,
+    load_mesh,
     to_grasp_object,
 )
+from grasp_envs.objects.model import MAX_OBJECT_EXTENT, MIN_OBJECT_EXTENT, InvalidMeshError, unit_hint
 from grasp_envs.objects.procedural import _size_statistic
 from grasp_envs.objects.sizes import ycb_sorted_extents
 
@@ -54,16 +58,31 @@ _COMMON_SECTIONS = """
 """
 
 
-class _ObjectListEnv(GraspEnv):
-    """An environment over a fixed, sorted list of named objects split by id hash."""
+#: ``split`` of an environment that uses every object it was given (the split is not applied).
+ALL_OBJECTS = "all"
 
-    def __init__(self, object_ids: list[str], **kwargs) -> None:
-        super().__init__(**kwargs)
+
+class _ObjectListEnv(GraspEnv):
+    """An environment over a fixed, sorted list of named objects split by id hash.
+
+    With ``split=None`` a set's default object list uses the train split (as before), while an
+    explicit list of objects (``explicit=True``) is used whole: ``self.split`` is then
+    :data:`ALL_OBJECTS` and the caller need not know which split each object falls in.
+    """
+
+    def __init__(self, object_ids: list[str], *, explicit: bool = False, split: str | None = None, **kwargs) -> None:
+        if not object_ids:
+            raise ValueError("the object list is empty")
+        super().__init__(split="train" if split is None else split, **kwargs)
         self.all_object_ids = tuple(sorted(object_ids))
-        self.object_ids = tuple(o for o in self.all_object_ids if split_of(o) == self.split)
+        if split is None and explicit:
+            self.split = ALL_OBJECTS
+            self.object_ids = self.all_object_ids
+        else:
+            self.object_ids = tuple(o for o in self.all_object_ids if split_of(o) == self.split)
         if not self.object_ids:
             raise ValueError(f"no object of the {len(self.all_object_ids)} given falls in the {self.split!r} split; "
-                             "pass more object_ids or use the other split")
+                             "pass more object_ids, use the other split, or leave split out to use every object given")
         self._objects: dict[str, GraspObject] = {}
 
     def object_seed_range(self) -> tuple[int, int]:
@@ -84,12 +103,15 @@ class _DownloadedSetEnv(_ObjectListEnv):
 
     def __init__(self, *, root: str | None = None, object_ids: list[str] | None = None, **kwargs) -> None:
         ds = get_dataset(self.dataset_name)
+        if isinstance(object_ids, str):
+            raise TypeError(f"object_ids must be a list of ids, got the string {object_ids!r}; "
+                            f"write object_ids=[{object_ids!r}]")
         ids = list(ds.graspable_ids if object_ids is None else object_ids)
         for o in ids:
-            ds.source(o)  # unknown id: KeyError listing the known ones
+            ds.source(o)  # unknown id: KeyError listing the known ones (any upstream-form id is known)
         self.root = root
         self.index = load_index(self.dataset_name, root, ids)
-        super().__init__(ids, **kwargs)
+        super().__init__(ids, explicit=object_ids is not None, **kwargs)
 
     def load_object(self, object_id: str) -> GraspObject:
         entry = self.index["objects"][object_id]
@@ -115,11 +137,13 @@ class GraspYCBEnv(_DownloadedSetEnv):
     (:attr:`grasp_envs.objects.datasets.Dataset.graspable_ids`); see ``docs/objects.md``.
 """ + _COMMON_SECTIONS + """
     ## Arguments
-    ``dims`` (4 or 6), ``split`` ("train" or "test": disjoint objects chosen by a hash of the id),
-    ``root`` (data root; default ``$GRASP_ENVS_DATA`` or ``~/.cache/grasp_envs``), ``object_ids``
-    (list of YCB ids; default the graspable ones), ``max_attempts``, ``observation``, ``sim``,
-    ``render_mode``.  Needs ``grasp-envs download ycb`` first; otherwise ``make`` raises an
-    error naming that command.
+    ``dims`` (4 or 6), ``split`` ("train" or "test": disjoint objects chosen by a hash of the id;
+    default "train", or with ``object_ids`` every object given), ``root`` (data root; default
+    ``$GRASP_ENVS_DATA`` or ``~/.cache/grasp_envs``), ``object_ids`` (list of YCB ids, pinned or
+    any other downloaded upstream id; default the pinned ones graspable by the box rule),
+    ``max_attempts``, ``observation``, ``sim``, ``render_mode``.  Needs ``grasp-envs download
+    ycb`` first (``--objects ID ...`` for ids without a pin); otherwise ``make`` raises an error
+    naming that command.
 
     ## Version History
     * v0: initial release.
@@ -234,3 +258,142 @@ class GraspShapeNetEnv(_ObjectListEnv):
         dec = decompose_file(self.models[object_id], decomposition_cache_dir(self.root), self.decomposition)
         scale, density = self.object_scale_density(object_id, dec.parts)
         return to_grasp_object(dec, name=f"shapenet/{object_id}", source="shapenet", density=density, scale=scale)
+
+
+# ----------------------------------------------------------------------------- your own meshes
+
+#: Density (kg/m^3) of a user's mesh without a given mass: that of YCB objects without a pinned mass.
+MESH_DENSITY = YCB_DENSITY
+
+
+def _mesh_name(mesh, i: int) -> str:
+    meta = getattr(mesh, "metadata", None) or {}
+    name = meta.get("name") or (Path(meta["file_name"]).stem if meta.get("file_name") else None)
+    return str(name) if name else f"mesh_{i:03d}"
+
+
+def collect_meshes(meshes) -> dict[str, Path | tuple[np.ndarray, np.ndarray]]:
+    """``{object id: mesh file or (vertices, faces)}`` from a folder (every mesh file under it,
+    recursively; id = path relative to the folder without suffix), a list of mesh files and/or
+    :class:`trimesh.Trimesh` objects (id = file stem, else ``metadata["name"]``, else
+    ``mesh_<i>``), or a dict ``{id: file or Trimesh}``."""
+    import trimesh
+
+    def one(name: str, m):
+        if isinstance(m, (str, Path)):
+            path = Path(m).expanduser()
+            if not path.is_file():
+                raise FileNotFoundError(f"mesh {name!r}: no file {path}")
+            if path.suffix.lower() not in MESH_SUFFIXES:
+                raise InvalidMeshError(f"{path}: unsupported mesh format {path.suffix!r}; use one of "
+                                       f"{', '.join(MESH_SUFFIXES)}")
+            return path
+        if isinstance(m, trimesh.Trimesh):
+            if len(m.vertices) == 0 or len(m.faces) == 0:
+                raise InvalidMeshError(f"mesh {name!r} is empty")
+            return (np.asarray(m.vertices, np.float64), np.asarray(m.faces, np.int64))
+        raise TypeError(f"mesh {name!r}: expected a mesh file path or a trimesh.Trimesh, got {type(m).__name__}"
+                        + ("; load a scene with trimesh.load(path, force='mesh')" if isinstance(m, trimesh.Scene) else ""))
+
+    if isinstance(meshes, (str, Path)) and Path(meshes).expanduser().is_dir():
+        folder = Path(meshes).expanduser()
+        files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in MESH_SUFFIXES)
+        if not files:
+            raise FileNotFoundError(f"no mesh files under {folder} (looked for {', '.join(MESH_SUFFIXES)}, recursively)")
+        out = {p.relative_to(folder).with_suffix("").as_posix(): p for p in files}
+    elif isinstance(meshes, (str, Path)):
+        raise FileNotFoundError(f"meshes={str(meshes)!r} is not a folder; pass a folder of mesh files, a list of "
+                                "mesh files or trimesh.Trimesh objects, or a dict {name: mesh}")
+    elif isinstance(meshes, dict):
+        out = {str(k): one(str(k), m) for k, m in meshes.items()}
+    elif isinstance(meshes, (list, tuple)):
+        out = {}
+        for i, m in enumerate(meshes):
+            name = Path(m).stem if isinstance(m, (str, Path)) else _mesh_name(m, i)
+            if name in out:
+                raise ValueError(f"two meshes are named {name!r}; pass a dict {{name: mesh}} to name them")
+            out[name] = one(name, m)
+    else:
+        raise TypeError(f"meshes must be a folder, a list of mesh files / trimesh.Trimesh, or a dict, got "
+                        f"{type(meshes).__name__}")
+    if not out:
+        raise ValueError("meshes is empty; give at least one mesh")
+    return out
+
+
+class GraspMeshesEnv(_ObjectListEnv):
+    __doc__ = """
+    ## Description
+    One-shot grasping of your own objects: a folder of mesh files, a list of files or of
+    ``trimesh.Trimesh`` objects, or a dict of them by name.  Each mesh is decomposed into convex
+    parts with CoACD the first time it is used and cached under the data root by content hash
+    (a file's bytes, an in-memory mesh's geometry), exactly like the YCB and ShapeNet sets;
+    later environments load the parts from the cache.  Meshes must be in metres (``scale``
+    converts other units); a mesh's mass is given (``mass``) or its density times the volume of
+    its convex parts (``density``, default 600 kg/m^3).
+""" + _COMMON_SECTIONS + """
+    ## Arguments
+    ``meshes`` (folder, list or dict; a folder is searched recursively for
+    ``.obj .stl .ply .off .glb .gltf`` files and an object's id is its path relative to the folder
+    without suffix), ``dims``, ``split`` (default: every mesh given; "train"/"test" keep the ids
+    of that split, by a hash of the id), ``scale`` (multiplies every mesh, e.g. 0.001 for
+    millimetres), ``mass`` (kg: one number for all, or a dict by id; ids not in the dict use
+    ``density``), ``density``, ``friction``, ``root`` (data root of the decomposition cache),
+    ``decomposition`` (dict of :class:`grasp_envs.objects.mesh_import.DecompositionConfig`
+    fields), ``max_attempts``, ``observation``, ``sim``, ``render_mode``.  Bad input fails in
+    ``make``: an empty folder, an unreadable mesh, or one whose size in metres is outside 5 mm to
+    1 m (the message names the ``scale`` that fixes the units).
+
+    ## Version History
+    * v0: initial release.
+    """
+
+    def __init__(self, *, meshes=None, scale: float = 1.0, mass: float | dict | None = None,
+                 density: float = MESH_DENSITY, friction: float = 1.0, root: str | None = None,
+                 decomposition: DecompositionConfig | dict | None = None, **kwargs) -> None:
+        if meshes is None:
+            raise ValueError("GraspMeshes needs meshes=: a folder of mesh files, a list of mesh files or "
+                             "trimesh.Trimesh objects, or a dict {name: mesh}")
+        if not (np.isfinite(scale) and scale > 0):
+            raise ValueError(f"scale must be positive, got {scale}")
+        if not (np.isfinite(density) and density > 0):
+            raise ValueError(f"density must be positive (kg/m^3), got {density}")
+        self.sources = collect_meshes(meshes)
+        masses = mass if isinstance(mass, dict) else ({} if mass is None else {o: mass for o in self.sources})
+        unknown = sorted(set(masses) - set(self.sources))
+        if unknown:
+            raise ValueError(f"mass names unknown meshes {unknown}; the meshes are {sorted(self.sources)}")
+        for o, m in masses.items():
+            if not (np.isfinite(m) and m > 0):
+                raise ValueError(f"mass of {o!r} must be positive (kg), got {m}")
+        self.masses = {o: float(m) for o, m in masses.items()}
+        self.scale, self.density, self.friction = float(scale), float(density), float(friction)
+        self.root = root
+        self.decomposition = (decomposition if isinstance(decomposition, DecompositionConfig)
+                              else DecompositionConfig(**(decomposition or {})))
+        for oid, src in self.sources.items():
+            self._check_units(oid, src)
+        super().__init__(list(self.sources), explicit=True, **kwargs)
+
+    def _check_units(self, object_id: str, src) -> None:
+        """Read the mesh (a clear error if unreadable) and refuse sizes that are not metres."""
+        v, _ = load_mesh(src) if isinstance(src, Path) else src
+        extent = float(np.ptp(v, axis=0).max()) * self.scale
+        if not MIN_OBJECT_EXTENT <= extent <= MAX_OBJECT_EXTENT:
+            raise InvalidMeshError(
+                f"mesh {object_id!r} is {extent:.4g} m across at scale={self.scale:g}; objects are "
+                f"{1000 * MIN_OBJECT_EXTENT:g} mm to {MAX_OBJECT_EXTENT:g} m across: "
+                + unit_hint(extent / self.scale).replace("scale=", "pass scale=")
+            )
+
+    def load_object(self, object_id: str) -> GraspObject:
+        src = self.sources[object_id]
+        cache = decomposition_cache_dir(self.root)
+        if isinstance(src, Path):
+            dec = decompose_file(src, cache, self.decomposition)
+        else:
+            dec = decompose_mesh(*src, cache, self.decomposition, name=f"mesh {object_id!r}")
+        mass = self.masses.get(object_id)
+        return to_grasp_object(dec, name=f"meshes/{object_id}", source="meshes", mass=mass,
+                               density=None if mass is not None else self.density, scale=self.scale,
+                               friction=self.friction)

@@ -18,9 +18,17 @@ geometry differs from the pin is rejected.
 
 **Which YCB objects.**  The YCB set has 78 scanned objects; the paper used the 75 "with meshes
 capable of being grasped by our robot's gripper".  This table pins the 52 objects whose geometry
-and mass the project has verified; an object is *graspable* when its smallest oriented-bounding-box
-extent is below the Fetch gripper's 10 cm opening (:data:`FETCH_MAX_OPENING`), and the YCB tasks'
-default object list is the graspable objects of this table (47 of 52; see ``docs/objects.md``).
+and mass the project has verified; an object is *graspable* (the box rule of the v0 tasks) when
+its smallest oriented-bounding-box extent is below the Fetch gripper's 10 cm opening
+(:data:`FETCH_MAX_OPENING`), and the YCB tasks' default object list is the graspable objects of
+this table (47 of 52; see ``docs/objects.md``).  The stricter rule from resting poses and
+top-down widths is :mod:`grasp_envs.objects.graspability` (pinned here as :data:`YCB_TOP_GRASPABLE`).
+
+**Objects without a pin.**  Any other id of the upstream layout (:attr:`Dataset.id_pattern`, e.g.
+``011_banana``) is accepted too: :meth:`Dataset.source` returns an unpinned source, which the
+downloader fetches with a warning, records the geometry checksum of in the index on first use and
+verifies on every later run.  Its mass is unknown here, so it gets the dataset's stated density
+(:data:`YCB_DENSITY`) over its convex parts, and the index says so (``mass_source``).
 """
 
 from __future__ import annotations
@@ -29,9 +37,10 @@ import difflib
 import hashlib
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 ENV_VAR = "GRASP_ENVS_DATA"
 DEFAULT_ROOT = "~/.cache/grasp_envs"
@@ -46,6 +55,13 @@ SCANNED_BASE_URL = ("https://raw.githubusercontent.com/SaumyaSaxena/robosuite/21
                     "robosuite/models/assets/objects/mujoco_scanned_objects/")
 #: Density (kg/m^3) for scanned objects, whose masses are unknown (the data pack's placeholder).
 SCANNED_DENSITY = 250.0
+#: Density (kg/m^3) for YCB objects without a pinned mass: the median mass / mesh volume of the 39
+#: pinned YCB objects with watertight meshes (601 kg/m^3; quartiles 336 and 1355), rounded.
+YCB_DENSITY = 600.0
+#: Upstream YCB ids: three digits, an optional ``-letter`` variant, an underscore and a name.
+YCB_ID_PATTERN = r"^[0-9]{3}(-[a-z])?_[a-z0-9_]+$"
+#: Google Scanned Objects ids of the converted set: one folder name of letters, digits, ``_-.``.
+SCANNED_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 
 
 def data_root(root: str | Path | None = None) -> Path:
@@ -71,34 +87,43 @@ class DataSource:
         url: Upstream URL of the archive or file.
         relpath: ``url`` relative to the dataset's base URL; a mirror serves the same relative path.
         member: Path of the mesh inside a ``.tgz``/``.zip`` archive, or ``None`` for a plain file.
-        geometry_sha256: Pinned geometry checksum of the mesh.
+        geometry_sha256: Pinned geometry checksum of the mesh, or ``None`` for an object without
+            a pin (the downloader records its checksum on first use).
         target: Where the verified mesh is stored, relative to the data root.
         license: Licence of the mesh.
         mass: Mass in kg, or ``None`` when unknown (then ``density`` applies).
         density: Density in kg/m^3 used when ``mass`` is ``None``.
-        obb_extent: Sorted extents of the oriented bounding box (m).
+        obb_extent: Sorted extents of the oriented bounding box (m), or ``None`` when not pinned.
     """
 
     object_id: str
     url: str
     relpath: str
     member: str | None
-    geometry_sha256: str
+    geometry_sha256: str | None
     target: str
     license: str
     mass: float | None
     density: float | None
-    obb_extent: tuple[float, float, float]
+    obb_extent: tuple[float, float, float] | None
 
     def __post_init__(self) -> None:
-        if len(self.geometry_sha256) != 64:
+        if self.geometry_sha256 is not None and len(self.geometry_sha256) != 64:
             raise ValueError(f"{self.object_id}: geometry_sha256 must be 64 hex digits")
         if (self.mass is None) == (self.density is None):
             raise ValueError(f"{self.object_id}: give exactly one of mass and density")
 
     @property
-    def graspable(self) -> bool:
-        """The smallest extent fits between the Fetch gripper's fingers."""
+    def pinned(self) -> bool:
+        """Whether the checksum is pinned in this table (else recorded on first download)."""
+        return self.geometry_sha256 is not None
+
+    @property
+    def graspable(self) -> bool | None:
+        """The box rule: the smallest extent fits between the Fetch gripper's fingers (``None``
+        for an unpinned object, whose extents are known only once downloaded)."""
+        if self.obb_extent is None:
+            return None
         return min(self.obb_extent) < FETCH_MAX_OPENING
 
 
@@ -111,27 +136,55 @@ class UnknownObjectError(KeyError, ValueError):
 
 @dataclass(frozen=True)
 class Dataset:
+    """A dataset: its pinned sources, and how any other id of the upstream layout is found.
+
+    Attributes:
+        id_pattern: Regular expression of the upstream ids; an id that matches it but is not
+            pinned gets an unpinned source (:meth:`source`).  ``None``: pinned ids only.
+        unpinned: Builds the unpinned source of an id (checksum ``None``, the stated density).
+    """
+
     name: str
     description: str
     license: str
     base_url: str
     sources: tuple[DataSource, ...]
+    id_pattern: str | None = None
+    unpinned: Callable[[str], DataSource] | None = None
 
-    def source(self, object_id: str) -> DataSource:
+    def pinned_source(self, object_id: str) -> DataSource | None:
         for s in self.sources:
             if s.object_id == object_id:
                 return s
+        return None
+
+    def source(self, object_id: str) -> DataSource:
+        """The pinned source of ``object_id``, else an unpinned one when the id has the upstream
+        form; raises :class:`UnknownObjectError` naming near misses otherwise."""
+        s = self.pinned_source(object_id)
+        if s is not None:
+            return s
+        if self.id_pattern is not None and self.unpinned is not None and re.match(self.id_pattern, str(object_id)):
+            return self.unpinned(object_id)
         ids = [s.object_id for s in self.sources]
-        near = difflib.get_close_matches(object_id, ids, n=3, cutoff=0.5)
+        near = difflib.get_close_matches(str(object_id), ids, n=3, cutoff=0.5)
         hint = f" (did you mean {', '.join(map(repr, near))}?)" if near else ""
+        form = (f"; other upstream objects are accepted by their id (the form {self.id_pattern})"
+                if self.id_pattern is not None else "")
         raise UnknownObjectError(
-            f"{self.name} has no object {object_id!r}{hint}; `grasp-envs download {self.name} --list` prints its "
-            f"{len(ids)} object ids: {', '.join(ids)}"
+            f"{self.name} has no object {object_id!r}{hint}{form}; `grasp-envs download {self.name} --list` prints "
+            f"its {len(ids)} pinned object ids: {', '.join(ids)}"
         )
 
     @property
     def graspable_ids(self) -> tuple[str, ...]:
+        """Pinned objects graspable by the box rule (the v0 tasks' default object list)."""
         return tuple(s.object_id for s in self.sources if s.graspable)
+
+    @property
+    def top_graspable_ids(self) -> tuple[str, ...]:
+        """Pinned objects graspable by the resting-pose rule (:func:`pinned_top_graspable`)."""
+        return tuple(s.object_id for s in self.sources if pinned_top_graspable(self.name, s.object_id))
 
 
 class YCBObject(NamedTuple):
@@ -227,16 +280,44 @@ SCANNED_OBJECTS: tuple[ScannedObject, ...] = (
 )
 
 
+#: Pinned objects that the resting-pose rule (:func:`grasp_envs.objects.graspability.top_graspability`
+#: with the default :class:`~grasp_envs.objects.graspability.TopGraspConfig`) finds **not**
+#: graspable from above: they land, more often than not, where no reachable width fits the 10 cm
+#: opening.  Computed from the pinned meshes; ``tests/test_graspability.py`` recomputes it (slow).
+YCB_TOP_NOT_GRASPABLE = frozenset({"003_cracker_box", "029_plate"})
+SCANNED_TOP_NOT_GRASPABLE = frozenset()
+_TOP_NOT_GRASPABLE = {"ycb": YCB_TOP_NOT_GRASPABLE, "scanned": SCANNED_TOP_NOT_GRASPABLE}
+
+
+def pinned_top_graspable(dataset: str, object_id: str) -> bool:
+    """The resting-pose rule's verdict for a pinned object (no mesh needed)."""
+    if get_dataset(dataset).pinned_source(object_id) is None:
+        raise ValueError(f"{dataset}/{object_id} is not pinned; its verdict is in the index once downloaded")
+    return object_id not in _TOP_NOT_GRASPABLE[dataset]
+
+
 def _ycb_source(o: YCBObject) -> DataSource:
     rel = f"google/{o.object_id}_google_16k.tgz"
     return DataSource(o.object_id, YCB_BASE_URL + rel, rel, f"{o.object_id}/google_16k/textured.obj", o.geometry_sha256,
                       f"ycb/{o.object_id}/textured.obj", CC_BY_4, o.mass, None, o.obb_extent)
 
 
+def _ycb_unpinned(object_id: str) -> DataSource:
+    rel = f"google/{object_id}_google_16k.tgz"
+    return DataSource(object_id, YCB_BASE_URL + rel, rel, f"{object_id}/google_16k/textured.obj", None,
+                      f"ycb/{object_id}/textured.obj", CC_BY_4, None, YCB_DENSITY, None)
+
+
 def _scanned_source(o: ScannedObject) -> DataSource:
     rel = f"{o.object_id}/model.obj"
     return DataSource(o.object_id, SCANNED_BASE_URL + rel, rel, None, o.geometry_sha256,
                       f"scanned/{o.object_id}/model.obj", CC_BY_4, None, SCANNED_DENSITY, o.obb_extent)
+
+
+def _scanned_unpinned(object_id: str) -> DataSource:
+    rel = f"{object_id}/model.obj"
+    return DataSource(object_id, SCANNED_BASE_URL + rel, rel, None, None, f"scanned/{object_id}/model.obj", CC_BY_4,
+                      None, SCANNED_DENSITY, None)
 
 
 DATASETS: dict[str, Dataset] = {
@@ -246,6 +327,8 @@ DATASETS: dict[str, Dataset] = {
         CC_BY_4 + " (YCB Object and Model Set, ycbbenchmarks.com)",
         YCB_BASE_URL,
         tuple(_ycb_source(o) for o in YCB_OBJECTS),
+        YCB_ID_PATTERN,
+        _ycb_unpinned,
     ),
     "scanned": Dataset(
         "scanned",
@@ -253,6 +336,8 @@ DATASETS: dict[str, Dataset] = {
         CC_BY_4 + " (Google Scanned Objects); conversion MIT",
         SCANNED_BASE_URL,
         tuple(_scanned_source(o) for o in SCANNED_OBJECTS),
+        SCANNED_ID_PATTERN,
+        _scanned_unpinned,
     ),
 }
 

@@ -217,10 +217,14 @@ def geometry_sha256(path: str | Path) -> str:
     Unlike the file's sha256 this ignores comments, normals, texture coordinates and material
     names, which do not affect physics; it changes whenever a vertex or a face does.
     """
-    v, f = load_mesh(path)
+    return mesh_geometry_sha256(*load_mesh(path))
+
+
+def mesh_geometry_sha256(vertices: np.ndarray, faces: np.ndarray) -> str:
+    """:func:`geometry_sha256` of vertices and triangles in memory."""
     h = hashlib.sha256()
-    h.update(np.ascontiguousarray(v, dtype="<f8").tobytes())
-    h.update(np.ascontiguousarray(f, dtype="<i8").tobytes())
+    h.update(np.ascontiguousarray(vertices, dtype="<f8").tobytes())
+    h.update(np.ascontiguousarray(faces, dtype="<i8").tobytes())
     return h.hexdigest()
 
 
@@ -374,16 +378,33 @@ def decompose_file(path: str | Path, cache_dir: str | Path,
     path = Path(path)
     if not path.is_file():
         raise InvalidMeshError(f"{path}: mesh file does not exist")
-    mesh_sha = file_sha256(path)
+    return _decompose_cached(file_sha256(path), lambda: load_mesh(path), cache_dir, config, str(path))
+
+
+def decompose_mesh(vertices: np.ndarray, faces: np.ndarray, cache_dir: str | Path,
+                   config: DecompositionConfig = DecompositionConfig(), *, name: str = "mesh") -> Decomposition:
+    """Decomposition of a mesh in memory (metres), cached like :func:`decompose_file` but keyed
+    by its geometry (:func:`mesh_geometry_sha256`) instead of a file's bytes."""
+    v = np.asarray(vertices, np.float64)
+    f = np.asarray(faces, np.int64)
+    if v.ndim != 2 or v.shape[1:] != (3,) or f.ndim != 2 or f.shape[1:] != (3,) or len(v) == 0 or len(f) == 0:
+        raise InvalidMeshError(f"{name}: a mesh needs (n, 3) vertices and (m, 3) triangles, got {v.shape} and {f.shape}")
+    if f.min() < 0 or f.max() >= len(v):
+        raise InvalidMeshError(f"{name}: face indices out of range")
+    return _decompose_cached(mesh_geometry_sha256(v, f), lambda: (v, f), cache_dir, config, name)
+
+
+def _decompose_cached(mesh_sha: str, load, cache_dir: str | Path, config: DecompositionConfig,
+                      name: str) -> Decomposition:
     key = cache_key(mesh_sha, config)
     cpath = cache_path(cache_dir, key)
     if cpath.is_file():
         return load_cached(cpath)
     t0 = time.perf_counter()
-    v, f = load_mesh(path)
-    parts, dropped = decompose(v, f, config, name=str(path))
+    v, f = load()
+    parts, dropped = decompose(v, f, config, name=name)
     seconds = time.perf_counter() - t0
-    meta = {"key": key, "mesh_sha256": mesh_sha, "source_path": str(path), "dropped_parts": dropped,
+    meta = {"key": key, "mesh_sha256": mesh_sha, "source_path": name, "dropped_parts": dropped,
             "seconds": seconds, "cache_version": CACHE_VERSION, "coacd": _coacd_version(), "config": config.to_dict()}
     _save(cpath, parts, meta)
     return Decomposition(tuple(parts), key, mesh_sha, dropped, seconds, False)
