@@ -83,7 +83,7 @@ SUMMARIES = {
 #: Optional top-level modules and the extra of ``pyproject.toml`` that installs each.
 EXTRAS = {
     "torch": "train", "matplotlib": "train", "tensorboard": "train", "pyarrow": "data", "pandas": "data",
-    "ray": "ray", "pybullet": "bench", "coacd": "objects", "fast_simplification": "objects",
+    "ray": "ray", "pybullet": "bench", "coacd": "objects", "fast_simplification": "objects", "networkx": "objects",
     "pyrealsense2": "real", "roslibpy": "real", "yaml": "real", "websockets": "real", "moviepy": "video",
     "stable_baselines3": "test",
 }
