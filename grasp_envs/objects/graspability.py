@@ -130,7 +130,8 @@ class Graspability:
         }
 
 
-def _points(vertices: np.ndarray, faces: np.ndarray, spacing: float) -> np.ndarray:
+def surface_points(vertices: np.ndarray, faces: np.ndarray, spacing: float) -> np.ndarray:
+    """The mesh's vertices after subdividing every edge longer than ``spacing`` (deterministic)."""
     from trimesh.remesh import subdivide_to_size
 
     v, _ = subdivide_to_size(vertices, faces, max_edge=spacing, max_iter=12)
@@ -146,7 +147,8 @@ _SUB_STRIPS = 4
 
 def pose_min_width(points: np.ndarray, config: TopGraspConfig = TopGraspConfig()) -> float:
     """Smallest opening of a reachable top-down grasp on ``points`` resting on the plane z = 0
-    (z up), or ``inf`` when none is reachable (see the module docstring)."""
+    (z up), or ``inf`` when none is reachable (see the module docstring).  ``points`` must cover
+    the surface densely (:func:`surface_points`), not only a mesh's corners."""
     cfg = config
     p = np.asarray(points, np.float64)
     z = p[:, 2] - p[:, 2].min()
@@ -196,7 +198,7 @@ def pose_min_width(points: np.ndarray, config: TopGraspConfig = TopGraspConfig()
         # Fingertips at least min_depth below the top, or as low as they go (a thin, flat object).
         valid = ((bins >= np.maximum(first_tip, top - reach)[:, None])
                  & ((bins <= (top - depth)[:, None]) | (bins == first_tip))
-                 & (width < min(cfg.opening, best)))
+                 & np.isfinite(width) & (width < min(cfg.opening, best)))
         for slab, tip in sorted(zip(*np.nonzero(valid)), key=lambda st: width[st]):
             if _holds(hi[slab], hi_c[slab], tip, taper, h, centres, cfg.friction) and \
                     _holds(-lo[slab], -lo_c[slab], tip, taper, h, centres, cfg.friction):
@@ -266,7 +268,7 @@ def top_graspability(vertices: np.ndarray, faces: np.ndarray, *, center_mass: np
     mesh = trimesh.Trimesh(v, f, process=False)
     if center_mass is None:
         center_mass = mesh.center_mass if mesh.is_volume else mesh.convex_hull.center_mass
-    points = _points(v, f, config.point_spacing)
+    points = surface_points(v, f, config.point_spacing)
     poses, good, bad = [], 0.0, 0.0
     for T, prob in resting_poses(mesh, center_mass, np.radians(config.merge_angle))[: config.max_poses]:
         q = points @ T[:3, :3].T
