@@ -8,6 +8,7 @@ minutes on two cores; Warp caches them under ~/.cache/warp), so the default run 
 from __future__ import annotations
 
 import dataclasses
+import json
 import sys
 
 import mujoco
@@ -113,3 +114,55 @@ def test_bad_arguments_are_refused_before_any_device_work(sim, warp_cpu):
         WarpGraspBackend(sim, device=warp_cpu, nworld=0)
     with pytest.raises(ValueError, match="graph=True needs a CUDA device"):
         WarpGraspBackend(sim, device=warp_cpu, graph=True)
+
+
+def test_generate_keeps_engines_apart(tmp_path):
+    pytest.importorskip("pyarrow", reason="grasp_envs.dataset needs pyarrow (pip install 'grasp-envs[data]')")
+    from grasp_envs.dataset import GenerateConfig, generate
+
+    cfg = GenerateConfig(env_id="grasp_envs/GraspRandom4D-v1", num_objects=1, attempts=4, scenes_per_shard=1)
+    with pytest.raises(ValueError, match=r"needs GenerateConfig\(engine='warp'\)"):
+        generate(cfg, tmp_path / "a", backend="warp", progress=False)
+    with pytest.raises(ValueError, match="run it with --backend warp"):
+        generate(dataclasses.replace(cfg, engine="warp"), tmp_path / "b", progress=False)
+    with pytest.raises(ValueError, match="--warp-device needs --backend warp"):
+        generate(cfg, tmp_path / "c", device="cpu", progress=False)
+    with pytest.raises(ValueError, match="drop --workers"):
+        generate(dataclasses.replace(cfg, engine="warp"), tmp_path / "d", backend="warp", workers=2, progress=False)
+    with pytest.raises(ValueError, match="engine must be one of"):
+        dataclasses.replace(cfg, engine="bullet")
+    assert "engine" not in cfg.to_dict()  # C-engine configs are those of earlier versions
+    assert not any((tmp_path / name).exists() for name in "abcd")
+
+
+@pytest.mark.warp
+def test_generate_with_the_warp_backend_labels_with_warp(tmp_path, warp_cpu, capsys):
+    pytest.importorskip("pyarrow", reason="grasp_envs.dataset needs pyarrow (pip install 'grasp-envs[data]')")
+    import gymnasium as gym
+
+    from grasp_envs.dataset import GenerateConfig, GraspDataset
+    from grasp_envs.dataset.cli import main
+    from grasp_envs.dataset.generate import scene_plan
+    from grasp_envs.sim.warp_backend import WarpGraspBackend
+
+    out = tmp_path / "w"
+    args = ["--objects", "random", "--num-objects", "1", "--attempts", "12", "--seed", "4", "--out", str(out),
+            "--backend", "warp", "--warp-device", "cpu", "--no-progress"]
+    assert main(args) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["config"]["engine"] == "warp" and "mujoco_warp" in manifest["versions"]
+    assert main([*args[:-5], "--resume", "--no-progress"]) == 1  # the C engine may not finish it
+    assert "run it with --backend warp" in capsys.readouterr().err
+    rows = GraspDataset(out).read_attempts(images=False)
+
+    # The shard holds what the Warp backend says about this scene's grasps.
+    env = gym.make(manifest["config"]["env_id"], split="train")
+    lo, hi = env.unwrapped.object_seed_range()
+    object_seed, reset_seed, rng = scene_plan(GenerateConfig.from_dict(manifest["config"]), lo, hi, 0)
+    env.reset(seed=reset_seed, options={"object_seed": object_seed})
+    actions = rng.integers(0, 20, size=(12, 4))
+    expect = WarpGraspBackend(env.unwrapped.simulator, device="cpu").attempt(env.unwrapped.decode(actions))
+    np.testing.assert_array_equal(rows.grasp, actions)
+    np.testing.assert_array_equal(rows.rejection, expect.rejection)
+    np.testing.assert_array_equal(rows.success, expect.success)
+    assert (expect.rejection == 0).any(), "pick a seed whose scene simulates at least one grasp"

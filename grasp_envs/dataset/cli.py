@@ -3,6 +3,7 @@
     grasp-envs generate --objects random --num-objects 1000 --attempts 2000 --dims 4 --out data/r4 --workers 2
     grasp-envs generate --out data/r4 --resume          # finish an interrupted run with its own settings
     grasp-envs generate ... --backend ray --ray-address auto --workers 64
+    grasp-envs generate ... --backend warp --warp-device cuda:0   # label grasps with MuJoCo Warp on a GPU
     grasp-envs generate --num-objects 1000 --attempts 30 --out data/r4-round1 --seed 1 \
         --proposer agents.proposals:PlannerProposals --proposer-kwargs '{"checkpoint": "runs/r0/planner"}'
                                                         # label a planner's proposals (on-policy round)
@@ -43,7 +44,11 @@ def add_generate_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help="dataset directory (new or empty; existing with --resume)")
     p.add_argument("--workers", type=positive_int("--workers 2"), default=1,
                    help="parallel workers (processes or Ray tasks)")
-    p.add_argument("--backend", choices=["local", "ray"], default="local")
+    p.add_argument("--backend", choices=["local", "ray", "warp"], default="local",
+                   help="local process pool, a Ray cluster, or MuJoCo Warp on one device (the warp extra; "
+                        "its labels are the Warp engine's, a different dataset)")
+    p.add_argument("--warp-device", default=None, help="Warp device of --backend warp (cuda, cuda:N or cpu; "
+                   "default: Warp's default)")
     p.add_argument("--ray-address", default=None, help="Ray cluster address (e.g. auto or ray://head:10001)")
     p.add_argument("--resume", action="store_true", help="finish an interrupted run in --out")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -60,6 +65,8 @@ def config_from_args(args: argparse.Namespace):
             given["env_kwargs"] = json.loads(args.env_kwargs)
         except json.JSONDecodeError as exc:
             raise ValueError(f"--env-kwargs is not valid JSON ({exc}); example: --env-kwargs '{{\"observation\": {{\"n_cameras\": 2}}}}'") from exc
+    if getattr(args, "backend", "local") == "warp":
+        given["engine"] = "warp"
     if getattr(args, "proposer", None) is not None:
         given["proposer"] = args.proposer
     if getattr(args, "proposer_kwargs", None) is not None:
@@ -93,8 +100,12 @@ def run_generate(args: argparse.Namespace) -> int:
     from grasp_envs.dataset.generate import generate
 
     config = config_from_args(args)
+    if args.backend == "warp":
+        from grasp_envs.sim.warp_backend import import_warp
+
+        import_warp()[0].config.quiet = True  # no line per kernel module loaded
     summary = generate(config, args.out, workers=args.workers, backend=args.backend, resume=args.resume,
-                       ray_address=args.ray_address, progress=not args.no_progress)
+                       ray_address=args.ray_address, progress=not args.no_progress, device=args.warp_device)
     print(summary.format())
     return 0
 

@@ -22,6 +22,12 @@ storage (see :mod:`grasp_envs.dataset.storage`).  Workers (a local process pool 
 return serialised shards to the driver, which alone writes files, atomically.  Because every
 shard depends only on the config, a run that is killed and resumed, or run with another number of
 workers or another backend, produces byte-identical shards.
+
+The physics engine is part of the config: ``engine="warp"`` (``--backend warp``) labels the
+grasps with :class:`grasp_envs.sim.warp_backend.WarpGraspBackend` (MuJoCo Warp, float32, a scene's
+grasps as parallel worlds on one device, run in the driver process) instead of the C engine;
+its outcomes agree with the C engine's on most but not all grasps (docs/simulation.md), so such a
+dataset is a different dataset, and a run started on one engine is resumed only on it.
 """
 
 from __future__ import annotations
@@ -51,7 +57,9 @@ OBJECT_SETS: dict[str, str] = {
     "shapenet": "GraspShapeNet{dims}D-v1",
     "scanned": "GraspScanned{dims}D-v1",
 }
-BACKENDS = ("local", "ray")
+BACKENDS = ("local", "ray", "warp")
+#: Physics engines that label grasps: MuJoCo's C engine (``mujoco.rollout``) or MuJoCo Warp.
+ENGINES = ("mujoco", "warp")
 
 
 def object_set_env_id(objects: str, dims: int) -> str:
@@ -87,6 +95,8 @@ class GenerateConfig:
             scene; its grasps are labelled after the uniform ones with ``source`` 1.  Loaded by
             name, so this package never imports the code that proposes (e.g. ``agents``).
         proposer_kwargs: JSON keyword arguments of the proposer (e.g. a checkpoint path).
+        engine: Physics engine that labels the grasps: ``"mujoco"`` (the C engine, default) or
+            ``"warp"`` (MuJoCo Warp on one device; generate with ``backend="warp"``).
     """
 
     env_id: str
@@ -98,8 +108,11 @@ class GenerateConfig:
     env_kwargs: dict[str, Any] = field(default_factory=dict)
     proposer: str = ""
     proposer_kwargs: dict[str, Any] = field(default_factory=dict)
+    engine: str = "mujoco"
 
     def __post_init__(self) -> None:
+        if self.engine not in ENGINES:
+            raise ValueError(f"engine must be one of {ENGINES}, got {self.engine!r}")
         if self.num_objects < 1:
             raise ValueError(f"num_objects must be at least 1, got {self.num_objects}")
         if self.attempts < (0 if self.proposer else 1):
@@ -153,6 +166,8 @@ class GenerateConfig:
         if not self.proposer:  # datasets without a proposer keep the config of earlier versions
             d.pop("proposer")
             d.pop("proposer_kwargs")
+        if self.engine == "mujoco":  # C-engine datasets keep the config of earlier versions
+            d.pop("engine")
         return d
 
     @classmethod
@@ -217,10 +232,20 @@ def _env_layout(env: gym.Env) -> dict:
     }
 
 
-def generate_shard(config_dict: dict, index: int) -> dict:
+def _evaluate(env: gym.Env, actions: np.ndarray, config: GenerateConfig, device: str | None):
+    """Outcomes of ``actions`` on the current scene, by the config's physics engine."""
+    u = env.unwrapped
+    if config.engine == "warp":
+        from grasp_envs.sim.warp_backend import WarpGraspBackend
+
+        return WarpGraspBackend(u.simulator, device=device).attempt(u.decode(actions))
+    return u.evaluate_grasps(actions)
+
+
+def generate_shard(config_dict: dict, index: int, device: str | None = None) -> dict:
     """Generate shard ``index``: returns the Parquet bytes of both tables and the shard record.
 
-    Runs in a worker; touches no files.  Scenes whose object cannot be simulated (it fails to
+    Runs in a worker; touches no files.  ``device`` is the Warp device of ``engine="warp"``.  Scenes whose object cannot be simulated (it fails to
     settle, or its model does not compile) are left out and listed in ``record["skipped"]`` with
     the reason, so the manifest accounts for every scene.
     """
@@ -249,7 +274,7 @@ def generate_shard(config_dict: dict, index: int) -> dict:
             proposed = np.asarray(proposer(obs, rng), np.int64).reshape(-1, dims)
             actions = np.concatenate([actions, proposed])
             source = np.concatenate([source, np.ones(len(proposed), np.int8)])
-        outcome = u.evaluate_grasps(actions)
+        outcome = _evaluate(env, actions, config, device)
         live = np.flatnonzero(outcome.rejection == 0)
         hand = u.hand_camera_images(actions[live]) if len(live) else np.zeros((0, *layout["hand_depth_shape"]), np.float32)
         scenes.append({
@@ -297,12 +322,14 @@ def _write_shard(root: Path, payload: dict) -> dict:
 
 
 # --------------------------------------------------------------------------- backends
-def _run_inline(config: GenerateConfig, pending: list[int], workers: int, ray_address: str | None) -> Iterator[dict]:
+def _run_inline(config: GenerateConfig, pending: list[int], workers: int, ray_address: str | None,
+                device: str | None = None) -> Iterator[dict]:
     for index in pending:
-        yield generate_shard(config.to_dict(), index)
+        yield generate_shard(config.to_dict(), index, device)
 
 
-def _run_local(config: GenerateConfig, pending: list[int], workers: int, ray_address: str | None) -> Iterator[dict]:
+def _run_local(config: GenerateConfig, pending: list[int], workers: int, ray_address: str | None,
+               device: str | None = None) -> Iterator[dict]:
     # "spawn": workers start clean (no inherited MuJoCo state or progress-bar threads).
     ctx = mp.get_context("spawn")
     with cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=worker_init) as pool:
@@ -320,7 +347,8 @@ def _run_local(config: GenerateConfig, pending: list[int], workers: int, ray_add
                 fut.cancel()
 
 
-def _run_ray(config: GenerateConfig, pending: list[int], workers: int, ray_address: str | None) -> Iterator[dict]:
+def _run_ray(config: GenerateConfig, pending: list[int], workers: int, ray_address: str | None,
+             device: str | None = None) -> Iterator[dict]:
     try:
         import ray
     except ImportError as exc:
@@ -340,16 +368,22 @@ def _run_ray(config: GenerateConfig, pending: list[int], workers: int, ray_addre
             yield ray.get(ref)
 
 
-RUNNERS: dict[str, Callable] = {"local": _run_local, "ray": _run_ray}
+# The Warp backend runs shards one after another in this process: one device, many worlds.
+RUNNERS: dict[str, Callable] = {"local": _run_local, "ray": _run_ray, "warp": _run_inline}
 
 
 # --------------------------------------------------------------------------- driver
-def _versions() -> dict:
+def _versions(config: GenerateConfig) -> dict:
     import mujoco
     import pyarrow
 
-    return {"grasp_envs": grasp_envs.__version__, "mujoco": mujoco.__version__, "numpy": np.__version__,
-            "pyarrow": pyarrow.__version__}
+    out = {"grasp_envs": grasp_envs.__version__, "mujoco": mujoco.__version__, "numpy": np.__version__,
+           "pyarrow": pyarrow.__version__}
+    if config.engine == "warp":
+        from importlib.metadata import version
+
+        out.update({"mujoco_warp": version("mujoco-warp"), "warp": version("warp-lang")})
+    return out
 
 
 def _base_manifest(config: GenerateConfig) -> dict:
@@ -364,7 +398,7 @@ def _base_manifest(config: GenerateConfig) -> dict:
         "env_spec": json.loads(env.spec.to_json()),
         "physics": {"digest": env.unwrapped.physics_digest, "identity": env.unwrapped.physics_identity()},
         "layout": _env_layout(env),
-        "versions": _versions(),
+        "versions": _versions(config),
         "num_shards": config.num_shards,
         "complete": False,
     }
@@ -407,8 +441,13 @@ class GenerateSummary:
 
 
 def generate(config: GenerateConfig, out: str | Path, *, workers: int = 1, backend: str = "local",
-             resume: bool = False, ray_address: str | None = None, progress: bool = True) -> GenerateSummary:
-    """Generate (or, with ``resume``, finish) the dataset of ``config`` in directory ``out``."""
+             resume: bool = False, ray_address: str | None = None, progress: bool = True,
+             device: str | None = None) -> GenerateSummary:
+    """Generate (or, with ``resume``, finish) the dataset of ``config`` in directory ``out``.
+
+    ``backend="warp"`` needs ``config.engine == "warp"`` (and the reverse); ``device`` is its Warp
+    device (Warp's default, a GPU where there is one, if ``None``).
+    """
     from tqdm import tqdm
 
     if backend not in BACKENDS:
@@ -417,6 +456,18 @@ def generate(config: GenerateConfig, out: str | Path, *, workers: int = 1, backe
         raise ValueError(f"workers must be at least 1, got {workers}")
     if ray_address is not None and backend != "ray":
         raise ValueError("--ray-address needs --backend ray")
+    if (backend == "warp") != (config.engine == "warp"):
+        if backend == "warp":
+            raise ValueError("backend 'warp' labels grasps with MuJoCo Warp: it needs GenerateConfig(engine='warp')")
+        raise ValueError("this dataset's grasps are labelled by MuJoCo Warp (engine 'warp'); run it with --backend warp")
+    if backend == "warp":
+        if workers != 1:
+            raise ValueError("--backend warp runs every scene on one device in this process; drop --workers")
+        from grasp_envs.sim.warp_backend import import_warp
+
+        import_warp()  # a missing install is reported before any file is written
+    elif device is not None:
+        raise ValueError("--warp-device needs --backend warp")
     root = Path(out)
     manifest_path = root / storage.MANIFEST
     base = _base_manifest(config)
@@ -443,13 +494,14 @@ def generate(config: GenerateConfig, out: str | Path, *, workers: int = 1, backe
     done_scenes = sum(r["scenes"][1] - r["scenes"][0] for r in records.values())
 
     runner = _run_inline if backend == "local" and workers == 1 else RUNNERS[backend]
+    run_kwargs = {"device": device} if backend == "warp" else {}
     t0 = time.perf_counter()
     generated = 0
     cpu = 0.0
     bar = tqdm(total=config.num_objects, initial=done_scenes, unit="obj", desc="generate", disable=not progress,
                dynamic_ncols=True)
     try:
-        for payload in runner(config, pending, workers, ray_address):
+        for payload in runner(config, pending, workers, ray_address, **run_kwargs):
             record = _write_shard(root, payload)
             records[record["index"]] = record
             generated += record["counts"]["attempts"]
@@ -493,7 +545,7 @@ def _check_resumable(root: Path, old: dict, new: dict) -> None:
         if old[key] != new[key]:
             raise ValueError(f"cannot resume {root}: the environment's {key} changed since the dataset was started; "
                              f"generate into a new --out directory")
-    for pkg in ("grasp_envs", "mujoco"):
+    for pkg in ("grasp_envs", "mujoco", "mujoco_warp", "warp"):
         if old["versions"].get(pkg) != new["versions"].get(pkg):
             raise ValueError(f"cannot resume {root}: it was started with {pkg} {old['versions'].get(pkg)}, this is "
                              f"{new['versions'].get(pkg)}; outcomes could differ, so generate into a new --out directory")

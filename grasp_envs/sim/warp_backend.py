@@ -290,3 +290,18 @@ class WarpGraspBackend:
         success = finite & held
         self.last_stats = WarpStats(n, batches, time.perf_counter() - t0, max_contacts, int((~finite).sum()))
         return GraspOutcome(np.zeros(n, np.int8), success, lift, np.where(finite[:, None], obj_qpos, sim.object_qpos))
+
+    def attempt(self, poses: GraspPoses) -> GraspOutcome:
+        """``GraspSimulator.attempt`` with the physics on the device: the simulator's rejection
+        (CPU) first, then the surviving grasps as parallel worlds."""
+        sim = self.sim
+        rej = sim.reject(poses)
+        n = len(poses)
+        success = np.zeros(n, bool)
+        lift = np.zeros(n)
+        final = np.tile(sim.object_qpos, (n, 1))
+        live = np.flatnonzero(rej == 0)
+        if len(live):
+            res = self.simulate(poses[live])
+            success[live], lift[live], final[live] = res.success, res.lift, res.final_object_qpos
+        return GraspOutcome(rej, success, lift, final)
