@@ -19,6 +19,8 @@ _SIM_FAMILIES: dict[str, tuple[str, dict]] = {
     "GraspShapeNet6D": ("grasp_envs.envs.object_sets:GraspShapeNetEnv", {"dims": 6}),
     "GraspScanned4D": ("grasp_envs.envs.object_sets:GraspScannedEnv", {"dims": 4}),
     "GraspScanned6D": ("grasp_envs.envs.object_sets:GraspScannedEnv", {"dims": 6}),
+    "GraspMeshes4D": ("grasp_envs.envs.object_sets:GraspMeshesEnv", {"dims": 4}),
+    "GraspMeshes6D": ("grasp_envs.envs.object_sets:GraspMeshesEnv", {"dims": 6}),
 }
 #: Physics versions published as environment ids (``-v0`` is the development physics).
 PUBLISHED_PHYSICS = (0, 1)

@@ -45,6 +45,20 @@ def test_trimesh_list_env_is_check_env_clean_seeded_and_cached(tmp_path):
     assert len(list(tmp_path.glob("cache/decompositions/*/*.npz"))) == 2
 
 
+def test_registered_ids(tmp_path):
+    import gymnasium as gym
+
+    import grasp_envs  # noqa: F401
+
+    for dims in (4, 6):
+        env = gym.make(f"grasp_envs/GraspMeshes{dims}D-v1", meshes=primitives()[:1], root=str(tmp_path),
+                       decomposition=TINY)
+        obs, info = env.reset(seed=0)
+        assert info["object_name"] == "meshes/box" and env.action_space.shape == (dims,)
+        assert env.unwrapped.physics.version == 1
+        env.close()
+
+
 def test_folder_of_meshes_and_split(shared_data, tmp_path):
     folder = tmp_path / "my_objects"
     (folder / "fruit").mkdir(parents=True)

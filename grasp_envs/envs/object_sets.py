@@ -345,7 +345,8 @@ class GraspMeshesEnv(_ObjectListEnv):
     1 m (the message names the ``scale`` that fixes the units).
 
     ## Version History
-    * v0: initial release.
+    * v1: the current physics (:mod:`grasp_envs.envs.physics`), as every v1 id.
+    * v0: the development physics (kept loadable).  Both appeared with this environment.
     """
 
     def __init__(self, *, meshes=None, scale: float = 1.0, mass: float | dict | None = None,
@@ -385,6 +386,10 @@ class GraspMeshesEnv(_ObjectListEnv):
                 f"{1000 * MIN_OBJECT_EXTENT:g} mm to {MAX_OBJECT_EXTENT:g} m across: "
                 + unit_hint(extent / self.scale).replace("scale=", "pass scale=")
             )
+
+    def object_pipeline(self) -> dict:
+        return {"source": "meshes", "scale": self.scale, "density": self.density, "masses": self.masses,
+                "friction": self.friction, "decomposition": self.decomposition.to_dict()}
 
     def load_object(self, object_id: str) -> GraspObject:
         src = self.sources[object_id]
