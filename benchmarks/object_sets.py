@@ -30,7 +30,7 @@ import grasp_envs  # noqa: F401
 from agents import CentroidAgent, load_agent
 from benchmarks.stats import cluster_counts, clustered_wilson_interval, wilson_interval
 from grasp_envs.objects import PrimitiveBank, default_bank, generate_random_object
-from grasp_envs.objects.datasets import load_index, split_of
+from grasp_envs.objects.datasets import load_index, pinned_top_graspable, split_of
 from grasp_envs.objects.mesh_import import DecompositionConfig
 
 REPO = Path(__file__).resolve().parents[1]
@@ -80,9 +80,20 @@ def cmd_process(args) -> int:
     return 0
 
 
+def top_grasp_verdict(dataset: str, object_id: str, entry: dict) -> bool:
+    """The resting-pose rule's verdict for an index entry (pinned objects: the pinned table)."""
+    if "top_grasp" in entry:
+        return bool(entry["top_grasp"]["graspable"])
+    return pinned_top_graspable(dataset, object_id)  # an index written before the rule existed
+
+
 def _graspable_ids(args) -> list[str]:
+    """The downloaded objects of ``--rule``: ``box`` (smallest extent under 10 cm, the default),
+    ``top`` (resting poses and top-down widths) or ``all``."""
     index = load_index(args.env, args.root)
-    return [o for o, e in index["objects"].items() if e["graspable"]]
+    rule = getattr(args, "rule", "box")
+    return [o for o, e in index["objects"].items()
+            if rule == "all" or (e["graspable"] if rule == "box" else top_grasp_verdict(args.env, o, e))]
 
 
 def _pooled_scenes(args, graspable: list[str], dims: int, label: str):
@@ -178,9 +189,22 @@ def cmd_graspable(args) -> int:
     total = sum(len(v) for v in per.values())
     lo, hi = clustered_wilson_interval([sum(v) for v in per.values()], [len(v) for v in per.values()])
     never = sorted(o.split("/")[-1] for o, v in per.items() if not any(v))
-    print(f"{name}{args.dims}D, {len(per)} graspable objects x {args.scenes_per_object} scenes, up to {args.budget} "
+    label = {"box": "graspable", "top": "graspable (resting-pose rule)", "all": "downloaded"}[args.rule]
+    print(f"{name}{args.dims}D, {len(per)} {label} objects x {args.scenes_per_object} scenes, up to {args.budget} "
           f"uniform grasps each: {hits / total:.3f} ({hits}/{total}) [{lo:.3f}, {hi:.3f}] of the scenes have a success")
     print(f"objects with no success in any scene ({len(never)}): {', '.join(never) or 'none'}")
+    # The same scenes, split by what each rule says of their object.
+    index = load_index(args.env, args.root)["objects"]
+    for rule, verdict in (("box rule", lambda o, e: e["graspable"]),
+                          ("resting-pose rule", lambda o, e: top_grasp_verdict(args.env, o, e))):
+        for says in (True, False):
+            group = {o: v for o, v in per.items() if verdict(o.split("/", 1)[1], index[o.split("/", 1)[1]]) == says}
+            if group:
+                k, n = sum(sum(v) for v in group.values()), sum(len(v) for v in group.values())
+                glo, ghi = clustered_wilson_interval([sum(v) for v in group.values()], [len(v) for v in group.values()])
+                print(f"  {rule} says {'graspable' if says else 'not graspable'} ({len(group)} objects): "
+                      f"{k / n:.3f} ({k}/{n}) [{glo:.3f}, {ghi:.3f}]"
+                      + ("" if says else f": {', '.join(sorted(o.split('/')[-1] for o in group))}"))
     return 0
 
 
@@ -261,6 +285,9 @@ def main(argv: list[str] | None = None) -> int:
     g = sub.add_parser("graspable", parents=[scenes], help="fraction of an object set's scenes that any uniform grasp lifts")
     g.add_argument("--dims", type=int, default=4, choices=[4, 6])
     g.add_argument("--budget", type=int, default=2000)
+    g.add_argument("--rule", choices=["box", "top", "all"], default="box",
+                   help="which downloaded objects: graspable by the box rule (default), by the resting-pose rule "
+                        "(grasp_envs.objects.graspability), or all; the output splits the scenes by both rules")
     g.set_defaults(func=cmd_graspable)
     c = sub.add_parser("bank", help="primitive bank from the dev meshes vs the default bank")
     c.add_argument("--out", type=Path, required=True)

@@ -173,6 +173,7 @@ def test_quick_ycb_objects_load_and_settle_without_penetration(shared_data, tmp_
     out = capsys.readouterr().out
     assert f"YCB4D, {n} graspable objects x 1 scenes, up to 200 uniform grasps each" in out
     assert "objects with no success in any scene" in out
+    assert f"  box rule says graspable ({n} objects): " in out and "  resting-pose rule says graspable (" in out
 
 
 @pytest.mark.slow
