@@ -3,8 +3,20 @@
     grasp-envs primitives build ../shared/data/ycb ../shared/data/scanned --glob '*/visual.obj' --out bank.npz
     grasp-envs primitives build ~/ShapeNetCore.v2 --glob '*/*/models/model_normalized.obj' --workers 16 --out shapenet_bank.npz
 
+    # meshes authored as unions of convex pieces (pybullet's random_urdfs, zlib): no decomposition
+    python -c "import pybullet_data; print(pybullet_data.getDataPath())"       # where pip put them
+    grasp-envs primitives build <that path>/random_urdfs --glob '*[1-9]/*.obj' --convex-components \
+        --with-default --out runs/banks/mixed.npz
+
 The paper turned the 40k ShapeNet meshes into 400k convex parts with V-HACD; this does the same
-with CoACD.  Meshes are decomposed in parallel (``--workers``) with a progress bar, and every
+with CoACD.  ``--convex-components`` takes each connected component of a mesh as one convex part
+(its hull) instead, for meshes already made of convex pieces; ``--with-default`` adds the embedded
+synthetic bank's parts.
+
+**Leakage.**  A bank built from meshes you evaluate on (YCB, the scanned objects) leaks their parts
+into training: results on those sets then measure seen geometry.  Build banks only from meshes that
+are never evaluated (the glob above leaves out the random_urdfs ids ending in 0, the test split of
+pybullet's KukaDiverseObjectEnv).  Meshes are decomposed in parallel (``--workers``) with a progress bar, and every
 decomposition is cached by content hash (:mod:`grasp_envs.objects.mesh_import`), so an interrupted
 build resumes where it stopped.  The bank stores each part normalised (centred, largest extent 1),
 as :class:`grasp_envs.objects.PrimitiveBank` expects; use it with
@@ -20,6 +32,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from tqdm import tqdm
 
 from grasp_envs.cli import positive_int
@@ -111,11 +124,67 @@ def build_bank(mesh_files: list[Path], *, cache_dir: str | Path, config: Decompo
     return BankReport(PrimitiveBank.from_parts(parts, kinds, name=name), len(jobs), tuple(failed), new, slivers)
 
 
+def convex_components_bank(mesh_files: list[Path], *, name: str = "meshes", progress: bool = True) -> BankReport:
+    """A bank whose parts are the connected components of each mesh (each taken as its convex hull).
+
+    For meshes that are unions of convex pieces; a component that is not convex (its volume
+    under 0.98 of its hull's) means the mesh is not such a union, and it is reported as failed
+    rather than silently replaced by its hull.
+    """
+    import trimesh
+
+    parts, kinds, failed, slivers = [], [], [], 0
+    for path in tqdm(mesh_files, desc="components", unit="mesh", disable=not progress):
+        try:
+            mesh = trimesh.load(path, force="mesh", process=False)
+            comps = mesh.split(only_watertight=False)
+            hulls = [c.convex_hull for c in comps]
+        except Exception as exc:  # trimesh raises many types for unreadable files
+            failed.append((str(path), f"unreadable mesh: {exc}"))
+            continue
+        if not comps:
+            failed.append((str(path), "no faces"))
+            continue
+        bad = [i for i, (c, h) in enumerate(zip(comps, hulls)) if not (c.is_watertight and c.volume >= 0.98 * h.volume)]
+        if bad:
+            failed.append((str(path), f"component(s) {bad} are not closed convex pieces; decompose it with CoACD "
+                                      "(drop --convex-components)"))
+            continue
+        kind = f"{Path(path).parent.name}/{Path(path).stem}"
+        for h in hulls:
+            ext = np.ptp(h.vertices, axis=0)
+            if ext.min() < MIN_ASPECT * ext.max():
+                slivers += 1
+                continue
+            parts.append(np.asarray(h.vertices, np.float64))
+            kinds.append(kind)
+    if not parts:
+        raise InvalidMeshError(f"no convex part could be extracted from {len(mesh_files)} meshes ({len(failed)} failed)")
+    return BankReport(PrimitiveBank.from_parts(parts, kinds, name=name), len(mesh_files), tuple(failed), 0, slivers)
+
+
+def with_default(bank: PrimitiveBank) -> PrimitiveBank:
+    """``bank``'s parts followed by the embedded synthetic bank's (kinds prefixed ``default/``)."""
+    from grasp_envs.objects.primitives import default_bank
+
+    base = default_bank()
+    offsets = np.concatenate([bank.offsets, base.offsets[1:] + len(bank.vertices)])
+    return PrimitiveBank(np.concatenate([bank.vertices, base.vertices]), offsets,
+                         bank.kinds + tuple(f"default/{k}" for k in base.kinds), bank.name)
+
+
 def run_build(args: argparse.Namespace) -> int:
     meshes = find_meshes(args.mesh_dirs, args.glob)
-    config = DecompositionConfig.tiny() if args.tiny else DecompositionConfig()
-    cache = args.cache if args.cache is not None else data_root(args.root) / "cache" / "decompositions"
-    report = build_bank(meshes, cache_dir=cache, config=config, workers=args.workers, name=args.name or args.out.stem)
+    name = args.name or args.out.stem
+    if args.convex_components:
+        report = convex_components_bank(meshes, name=name)
+    else:
+        config = DecompositionConfig.tiny() if args.tiny else DecompositionConfig()
+        cache = args.cache if args.cache is not None else data_root(args.root) / "cache" / "decompositions"
+        report = build_bank(meshes, cache_dir=cache, config=config, workers=args.workers, name=name)
+    if args.with_default:
+        report = BankReport(with_default(report.bank), report.meshes, report.failed, report.decomposed,
+                            report.dropped_slivers)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     report.bank.save(args.out)
     print(f"wrote {len(report.bank)} primitives from {report.meshes} meshes to {args.out} "
@@ -138,4 +207,7 @@ def register(subparsers) -> None:
     b.add_argument("--root", type=Path, default=None, help=f"data root (default: ${ENV_VAR} or ~/.cache/grasp_envs)")
     b.add_argument("--name", default=None, help="bank name (default: the output file's stem)")
     b.add_argument("--tiny", action="store_true", help="tiny CoACD budget (smoke tests only)")
+    b.add_argument("--convex-components", action="store_true",
+                   help="take each connected component of a mesh as one convex part (no CoACD)")
+    b.add_argument("--with-default", action="store_true", help="add the embedded synthetic bank's parts")
     b.set_defaults(func=run_build)
