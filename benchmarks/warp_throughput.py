@@ -57,6 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--c-grasps", type=int, default=64, help="of those, how many the C engine runs per object")
     ap.add_argument("--dims", type=int, default=4, choices=[4, 6])
     ap.add_argument("--device", default=None, help="Warp device: cuda, cuda:N or cpu (default: Warp's default)")
+    ap.add_argument("--nconmax", type=int, default=96, help="contact slots per world")
+    ap.add_argument("--njmax", type=int, default=384, help="constraint rows per world")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
 
@@ -75,8 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     cores = os.cpu_count() or 1
     label = f"{device.alias} ({device.name})"
     print(f"host: {platform.processor() or platform.machine()}, {cores} cores; Warp device {label}; "
-          f"{args.objects} objects, {n_grasps} grasps each on Warp ({nworld} worlds per batch), "
-          f"{args.c_grasps} on the C engine")
+          f"{args.objects} objects, {n_grasps} grasps each on Warp ({nworld} worlds per batch, nconmax "
+          f"{args.nconmax}, njmax {args.njmax}), {args.c_grasps} on the C engine")
     grid = GraspGrid(args.dims)
     rows = {k: [] for k in ("c1", "cN", "warp_first", "warp", "setup", "reject")}
     for i in range(args.objects):
@@ -97,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
             sim_n.simulate(c_poses)
             rows["cN"].append(args.c_grasps / (time.perf_counter() - t))
         t = time.perf_counter()
-        backend = WarpGraspBackend(sim, device=args.device, nworld=nworld)
+        backend = WarpGraspBackend(sim, device=args.device, nworld=nworld, nconmax=args.nconmax, njmax=args.njmax)
         wp.synchronize()
         rows["setup"].append(time.perf_counter() - t)
         backend.simulate(poses)  # first call: kernels load, the CUDA graph is captured

@@ -1,11 +1,15 @@
-"""Grasp attempts as parallel MuJoCo Warp worlds: one object, many candidate grasps at once.
+"""Grasp attempts as parallel MuJoCo Warp worlds: many candidate grasps, on one or many objects.
 
-:class:`WarpGraspBackend` takes a settled :class:`~grasp_envs.sim.GraspSimulator` and runs its
+:class:`WarpGraspBackend` takes settled :class:`~grasp_envs.sim.GraspSimulator` s and runs their
 grasps on a Warp device (a CUDA GPU, or Warp's CPU device for tests) with ``mujoco_warp``:
 
 * the **same compiled model** (``sim.model``, from ``build_physics_model``) is put on the device
   with ``mujoco_warp.put_model``: Newton solver, elliptic cones, implicit-fast integration and
-  the convex mesh parts are all supported there, so nothing is changed for the device;
+  the convex mesh parts are all supported there, so nothing is changed for the device.  Several
+  objects share one device model built by ``build_physics_model`` from all their parts; each
+  world sees only its own object's parts (mujoco-warp's per-world ``geom_dataid``) and its own
+  object's compiled values of every per-world field (masses, inertias, part poses, friction),
+  taken from that object's own model;
 * the **same initial states**: the simulator's settled rest state with the palm (and its mocap
   target) at each grasp pose, as built by the simulator itself;
 * the **same control sequence**: the simulator's finger force and mocap trajectory, stored on the
@@ -22,13 +26,18 @@ Needs the ``warp`` extra (``pip install 'grasp-envs[warp]'``).
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import time
 from dataclasses import dataclass
+from typing import Sequence
 
 import mujoco
 import numpy as np
 
 from grasp_envs.grid import GraspPoses
+from grasp_envs.objects import GraspObject
+from grasp_envs.sim.scene import build_physics_model
 from grasp_envs.sim.simulator import GraspOutcome, GraspSimulator, SimulationError, mat_to_quat
 
 INSTALL_HINT = "pip install 'grasp-envs[warp]'"
@@ -70,8 +79,8 @@ class WarpStats:
         grasps: Grasps simulated.
         batches: Device batches run (the last one padded to ``nworld``).
         seconds: Wall time of the call, host preparation and transfers included.
-        max_contacts: Most contacts seen in one world at the end of any batch's run (a lower
-            bound on what ``nconmax`` must hold; overflow is detected separately).
+        max_contacts: Most contacts in one world after the last step of any batch (a sample,
+            not a bound: overflow at any step is detected separately and raises).
         unstable: Grasps whose state became non-finite (judged failures, like the C engine).
     """
 
@@ -104,11 +113,12 @@ def _capacity_bits():
 
 
 class WarpGraspBackend:
-    """Simulate grasps on one object as parallel MuJoCo Warp worlds.
+    """Simulate grasps as parallel MuJoCo Warp worlds, on one object or several.
 
     Args:
-        sim: A settled C-engine simulator of the object (its model, rest state, controls and
-            success rule are used; its state is not changed).
+        sims: A settled C-engine simulator, or several (one per object, the same ``SimConfig``).
+            Their models, rest states, controls and success rule are used; their state is not
+            changed.
         device: Warp device (``"cuda"``, ``"cuda:1"``, ``"cpu"``); Warp's default if ``None``.
         nworld: Worlds per device batch; every batch is padded to this size so the compiled
             step (a CUDA graph on a GPU) is reused.  Default ``DEFAULT_NWORLD`` by device kind.
@@ -121,11 +131,18 @@ class WarpGraspBackend:
         NotImplementedError: MuJoCo Warp does not support a feature of the model (its message).
     """
 
-    def __init__(self, sim: GraspSimulator, *, device: str | None = None, nworld: int | None = None,
-                 nconmax: int = 96, njmax: int = 384, graph: bool | None = None) -> None:
+    def __init__(self, sims: GraspSimulator | Sequence[GraspSimulator], *, device: str | None = None,
+                 nworld: int | None = None, nconmax: int = 96, njmax: int = 384, graph: bool | None = None) -> None:
         wp, mjw = import_warp()
         self._wp, self._mjw = wp, mjw
-        self.sim = sim
+        self.sims = [sims] if isinstance(sims, GraspSimulator) else list(sims)
+        if not self.sims:
+            raise ValueError("WarpGraspBackend needs at least one simulator")
+        self.sim = self.sims[0]
+        for other in self.sims[1:]:
+            if other.config != self.sim.config:
+                raise ValueError(f"{other.obj.name} has another SimConfig than {self.sim.obj.name}; objects batched "
+                                 "together must share one")
         self.device = wp.get_device(device)
         kind = "cuda" if self.device.is_cuda else "cpu"
         self.nworld = int(nworld) if nworld is not None else DEFAULT_NWORLD[kind]
@@ -137,19 +154,23 @@ class WarpGraspBackend:
         self.graph = self.device.is_cuda if graph is None else bool(graph)
         if self.graph and not self.device.is_cuda:
             raise ValueError("graph=True needs a CUDA device (CUDA graphs); use graph=False on the CPU")
-        m = sim.model
+        m = self.sim.model
         if m.nmocap != 1:
             raise ValueError(f"the Warp backend drives exactly one mocap target, the model has {m.nmocap}")
         self._nu = m.nu
         self._ncontrol = m.nu + 7
-        self._nstep = sim.config.n_close + sim.config.n_lift + sim.config.n_hold
+        self._nstep = self.sim.config.n_close + self.sim.config.n_lift + self.sim.config.n_hold
         self._qadr = self._state_offsets(m)
         with wp.ScopedDevice(self.device):
-            self.model = mjw.put_model(m)
+            if len(self.sims) == 1:
+                self.host_model, self._per_world = m, {}
+            else:
+                self.host_model, self._per_world = self._shared_model()
+            self.model = mjw.put_model(self.host_model, batch_sizes={k: self.nworld for k in self._per_world})
             # Overflow is detected through the per-world bitmask and raised as an error naming
             # the argument to raise; the device's printed warnings would only repeat it.
             self.model.opt.warn_overflow = 0
-            self.data = mjw.make_data(m, nworld=self.nworld, nconmax=self.nconmax, njmax=self.njmax)
+            self.data = mjw.make_data(self.host_model, nworld=self.nworld, nconmax=self.nconmax, njmax=self.njmax)
             self._step = wp.zeros(1, dtype=int)
             self._profile = wp.zeros((self._nstep, self._ncontrol), dtype=float)
             self._offset = wp.zeros((self.nworld, self._ncontrol), dtype=float)
@@ -158,6 +179,65 @@ class WarpGraspBackend:
         self._apply_controls, self._advance = _warp_kernels.apply_controls, _warp_kernels.advance
         self._graph = None
         self.last_stats: WarpStats | None = None
+
+    # ------------------------------------------------------------------ several objects
+    def _shared_model(self) -> tuple[mujoco.MjModel, dict[str, np.ndarray]]:
+        """One model holding every object's parts, and each object's device rows of the fields
+        that differ between objects (``{field: array (n_objects, ...)}``).
+
+        Object ``b``'s row of a field is what ``put_model`` makes of the shared model with that
+        field set to object ``b``'s own compiled values (its parts' geoms mapped by name; the
+        other objects' parts absent: ``geom_dataid`` -1).  A field that differs between an
+        object's own model and the shared one but cannot be set per world raises.
+        """
+        mjw, sims = self._mjw, self.sims
+        parts = [p for s in sims for p in s.obj.parts]
+        union = build_physics_model(
+            GraspObject(name="warp-batch", parts=tuple(parts), mass=float(sum(s.obj.mass for s in sims)),
+                        friction=sims[0].obj.friction, source="warp-batch"),
+            self.sim.config.physics_options)
+        for s in sims:
+            for size in ("nq", "nv", "nu", "na", "nbody", "njnt", "neq", "nmocap", "nsensordata"):
+                if getattr(s.model, size) != getattr(union, size):
+                    raise NotImplementedError(f"{s.obj.name}: {size} {getattr(s.model, size)} differs from the shared "
+                                              f"model's {getattr(union, size)}")
+        batchable = [f.name for f in dataclasses.fields(mjw.Model)
+                     if tuple(getattr(f.type, "shape", ()))[:1] == ("*",) and hasattr(union, f.name)]
+        names = [mujoco.mj_id2name(union, mujoco.mjtObj.mjOBJ_GEOM, g) for g in range(union.ngeom)]
+        variants, first = [], 0
+        for s in sims:
+            own = s.model
+            v = copy.copy(union)
+            own_part = {f"part{first + j}": own.geom(f"part{j}").id for j in range(len(s.obj.parts))}
+            src = np.array([own_part.get(n, -1) if n.startswith("part") else own.geom(n).id for n in names])
+            for field in batchable:
+                target, values = getattr(v, field), np.asarray(getattr(own, field))
+                if field.startswith("geom_"):
+                    keep = src >= 0
+                    if field == "geom_dataid":  # the shared model's meshes; other objects' parts absent
+                        target[~keep] = -1
+                    else:
+                        target[keep] = values[src[keep]]
+                elif target.shape == values.shape:
+                    target[...] = values
+                else:
+                    raise NotImplementedError(f"{s.obj.name}: field {field} has shape {values.shape}, the shared "
+                                              f"model's {target.shape}")
+            variants.append(v)
+            first += len(s.obj.parts)
+        rows: dict[str, list[np.ndarray]] = {}
+        for v in variants:
+            dev = mjw.put_model(v)
+            for field in batchable:
+                rows.setdefault(field, []).append(getattr(dev, field).numpy()[0])
+        per_world = {f: np.stack(r) for f, r in rows.items() if any(not np.array_equal(r[0], x) for x in r[1:])}
+        return union, per_world
+
+    def _load_objects(self, objects: np.ndarray) -> None:
+        """Give world ``w`` the per-world fields of object ``objects[w]``."""
+        for field, rows in self._per_world.items():
+            arr = getattr(self.model, field)
+            arr.assign(self._wp.array(rows[objects], dtype=arr.dtype))
 
     # ------------------------------------------------------------------ state and controls
     @staticmethod
@@ -184,16 +264,18 @@ class WarpGraspBackend:
         return {"time": take("mjSTATE_TIME", 1)[:, 0], "qpos": take("mjSTATE_QPOS", m.nq),
                 "qvel": take("mjSTATE_QVEL", m.nv), "act": take("mjSTATE_ACT", m.na)}
 
-    def controls(self, poses: GraspPoses, quat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def controls(self, poses: GraspPoses, quat: np.ndarray, sim: GraspSimulator | None = None
+                 ) -> tuple[np.ndarray, np.ndarray]:
         """The simulator's control sequence as ``(profile (nstep, ncontrol), offset (n, ncontrol))``.
 
         ``control[i, t] = profile[t] + offset[i]`` is checked against the simulator's own control
         array on a sample of the grasps (first, middle, last), to float64 rounding; a change in
         the simulator's controls that breaks this form raises instead of running other controls.
         """
+        sim = sim or self.sim
         n = len(poses)
         sample = np.unique([0, n // 2, n - 1])
-        ref = self.sim._controls(poses[sample], quat[sample])
+        ref = sim._controls(poses[sample], quat[sample])
         if ref.shape[1:] != (self._nstep, self._ncontrol):
             raise SimulationError(f"the simulator's controls have shape {ref.shape[1:]}, the Warp backend expects "
                                   f"{(self._nstep, self._ncontrol)} (ctrl, mocap position, mocap quaternion)")
@@ -226,11 +308,11 @@ class WarpGraspBackend:
                 one_step()
             return
         if self._graph is None:
-            one_step()  # compile and load every kernel before capture
-            self._step.zero_()
+            one_step()  # load every kernel before capture (this step is undone by reloading below)
             with wp.ScopedCapture() as cap:
                 one_step()
             self._graph = cap.graph
+            self._load_batch(*self._loaded)
         for _ in range(self._nstep):
             wp.capture_launch(self._graph)
 
@@ -245,63 +327,98 @@ class WarpGraspBackend:
         d.overflow.zero_()
         self._offset.assign(offset.astype(np.float32))
         self._step.zero_()
+        self._loaded = (parts, offset)
 
     def simulate(self, poses: GraspPoses) -> GraspOutcome:
-        """Execute grasps in physics regardless of rejection, like ``GraspSimulator.simulate``."""
+        """Execute grasps on the (first) object regardless of rejection, like ``GraspSimulator.simulate``."""
+        return self.simulate_many([poses] + [poses[:0]] * (len(self.sims) - 1))[0]
+
+    def simulate_many(self, poses: Sequence[GraspPoses]) -> list[GraspOutcome]:
+        """Execute ``poses[b]`` on object ``b`` for every object, all in the same device batches."""
         wp = self._wp
         t0 = time.perf_counter()
-        sim, cfg = self.sim, self.sim.config
-        n = len(poses)
-        if n == 0:
-            return GraspOutcome(np.zeros(0, np.int8), np.zeros(0, bool), np.zeros(0), np.zeros((0, 7)))
-        quat = mat_to_quat(poses.rotation)
-        states = sim._initial_states(poses, quat)
-        profile, offset = self.controls(poses, quat)
-        final_qpos = np.empty((n, sim.model.nq))
-        final_qvel = np.empty((n, sim.model.nv))
-        sensors = np.empty((n, sim.model.nsensordata))
+        if len(poses) != len(self.sims):
+            raise ValueError(f"simulate_many takes one GraspPoses per object: {len(self.sims)}, got {len(poses)}")
+        cfg = self.sim.config
+        counts = [len(p) for p in poses]
+        n = sum(counts)
+        obj = np.repeat(np.arange(len(self.sims)), counts)
+        states, offsets, profile = [], [], None
+        for sim, p in zip(self.sims, poses):
+            if len(p) == 0:
+                continue
+            quat = mat_to_quat(p.rotation)
+            states.append(sim._initial_states(p, quat))
+            prof, off = self.controls(p, quat, sim)
+            if profile is not None and not np.allclose(prof, profile, rtol=0, atol=1e-12):
+                raise SimulationError(f"{sim.obj.name}: its control profile differs from the other objects'")
+            profile = prof
+            offsets.append(off)
+        final_qpos = np.empty((n, self.sim.model.nq))
+        final_qvel = np.empty((n, self.sim.model.nv))
+        sensors = np.empty((n, self.sim.model.nsensordata))
         max_contacts, batches = 0, 0
         W = self.nworld
-        with wp.ScopedDevice(self.device):
-            self._profile.assign(profile.astype(np.float32))
-            for lo in range(0, n, W):
-                hi = min(n, lo + W)
-                idx = np.minimum(np.arange(lo, lo + W), hi - 1)  # pad with the batch's last grasp
-                self._load_batch(self._split_states(states[idx]), offset[idx])
-                self._run_steps()
-                overflow = np.bitwise_or.reduce(self.data.overflow.numpy()) & _capacity_bits()
-                if overflow:
-                    raise WarpCapacityError(f"{sim.obj.name}: {_overflow_message(int(overflow), self.nconmax, self.njmax)}")
-                k = hi - lo
-                final_qpos[lo:hi] = self.data.qpos.numpy()[:k]
-                final_qvel[lo:hi] = self.data.qvel.numpy()[:k]
-                sensors[lo:hi] = self.data.sensordata.numpy()[:k]
-                max_contacts = max(max_contacts, int(self.data.nacon.numpy()[0]) // W)
-                batches += 1
+        if n:
+            states, offsets = np.concatenate(states), np.concatenate(offsets)
+            with wp.ScopedDevice(self.device):
+                self._profile.assign(profile.astype(np.float32))
+                for lo in range(0, n, W):
+                    hi = min(n, lo + W)
+                    idx = np.minimum(np.arange(lo, lo + W), hi - 1)  # pad with the batch's last grasp
+                    if self._per_world:
+                        self._load_objects(obj[idx])
+                    self._load_batch(self._split_states(states[idx]), offsets[idx])
+                    self._run_steps()
+                    overflow = np.bitwise_or.reduce(self.data.overflow.numpy()) & _capacity_bits()
+                    if overflow:
+                        names = sorted({self.sims[b].obj.name for b in obj[lo:hi]})
+                        raise WarpCapacityError(f"{', '.join(names)}: "
+                                                f"{_overflow_message(int(overflow), self.nconmax, self.njmax)}")
+                    k = hi - lo
+                    final_qpos[lo:hi] = self.data.qpos.numpy()[:k]
+                    final_qvel[lo:hi] = self.data.qvel.numpy()[:k]
+                    sensors[lo:hi] = self.data.sensordata.numpy()[:k]
+                    nacon = min(int(self.data.nacon.numpy()[0]), self.data.contact.worldid.shape[0])
+                    if nacon:
+                        per_world = np.bincount(self.data.contact.worldid.numpy()[:nacon], minlength=W)[:k]
+                        max_contacts = max(max_contacts, int(per_world.max()))
+                    batches += 1
+        sim = self.sim  # qpos and sensor layouts are the same for every object (checked when built)
         a = sim._obj_qadr
         obj_qpos = final_qpos[:, a : a + 7]
+        rest = np.array([s.object_qpos for s in self.sims])[obj].reshape(n, 7)
         z = sensors[:, sim._sensor_obj + 2]
         speed = np.linalg.norm(sensors[:, sim._sensor_vel : sim._sensor_vel + 3], axis=1)
         finite = np.all(np.isfinite(final_qpos), axis=1) & np.all(np.isfinite(final_qvel), axis=1)
         # The C engine's success rule (GraspSimulator.simulate): risen with the gripper, not
         # above it, and still at the end of the hold.
-        lift = np.where(finite, z - sim.object_qpos[2], 0.0)
+        lift = np.where(finite, z - rest[:, 2], 0.0)
         held = (lift >= cfg.success_height) & (lift <= cfg.lift_height + 0.05) & (speed < cfg.held_speed)
         success = finite & held
+        final = np.where(finite[:, None], obj_qpos, rest)
         self.last_stats = WarpStats(n, batches, time.perf_counter() - t0, max_contacts, int((~finite).sum()))
-        return GraspOutcome(np.zeros(n, np.int8), success, lift, np.where(finite[:, None], obj_qpos, sim.object_qpos))
+        out, lo = [], 0
+        for c in counts:
+            s = slice(lo, lo + c)
+            out.append(GraspOutcome(np.zeros(c, np.int8), success[s], lift[s], final[s]))
+            lo += c
+        return out
 
     def attempt(self, poses: GraspPoses) -> GraspOutcome:
         """``GraspSimulator.attempt`` with the physics on the device: the simulator's rejection
-        (CPU) first, then the surviving grasps as parallel worlds."""
-        sim = self.sim
-        rej = sim.reject(poses)
-        n = len(poses)
-        success = np.zeros(n, bool)
-        lift = np.zeros(n)
-        final = np.tile(sim.object_qpos, (n, 1))
-        live = np.flatnonzero(rej == 0)
-        if len(live):
-            res = self.simulate(poses[live])
-            success[live], lift[live], final[live] = res.success, res.lift, res.final_object_qpos
-        return GraspOutcome(rej, success, lift, final)
+        (CPU) first, then the surviving grasps as parallel worlds (first object)."""
+        return self.attempt_many([poses] + [poses[:0]] * (len(self.sims) - 1))[0]
+
+    def attempt_many(self, poses: Sequence[GraspPoses]) -> list[GraspOutcome]:
+        """:meth:`attempt` for ``poses[b]`` on object ``b``, every object's survivors in the same batches."""
+        rejections = [sim.reject(p) for sim, p in zip(self.sims, poses)]
+        live = [np.flatnonzero(r == 0) for r in rejections]
+        results = self.simulate_many([p[i] for p, i in zip(poses, live)])
+        out = []
+        for sim, p, rej, i, res in zip(self.sims, poses, rejections, live, results):
+            n = len(p)
+            success, lift, final = np.zeros(n, bool), np.zeros(n), np.tile(sim.object_qpos, (n, 1))
+            success[i], lift[i], final[i] = res.success, res.lift, res.final_object_qpos
+            out.append(GraspOutcome(rej, success, lift, final))
+        return out
