@@ -194,3 +194,31 @@ def test_several_objects_share_batches_and_keep_their_own_physics(sim, warp_cpu)
         np.testing.assert_allclose(out.lift, ref.lift, atol=0.01)
     with pytest.raises(ValueError, match="one GraspPoses per object"):
         backend.simulate_many([p2])
+
+
+def test_agreement_report_counts_labels_per_grasp(tmp_path, capsys):
+    from benchmarks.warp_agreement import main
+
+    rows = [dict(seed=0, n=3, c_success=[1, 0, 1], warp_success=[1, 1, 1], warp_unstable=0, device="cpu"),
+            dict(seed=1, n=2, c_success=[0, 0], warp_success=[0, 0], warp_unstable=1, device="cpu")]
+    path = tmp_path / "rows.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert main(["--report", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "2 objects, 5 simulated grasps; Warp device cpu" in out
+    assert "agreement with the C engine: 0.800" in out
+    assert "success rate: C 0.400, Warp 0.600; succeeded in C only 0, in Warp only 1" in out
+    assert "non-finite Warp states: 1" in out
+    with pytest.raises(SystemExit):
+        main(["--report", str(tmp_path / "missing.jsonl")])
+
+
+@pytest.mark.warp
+def test_agreement_script_runs_both_engines(tmp_path, warp_cpu, capsys):
+    from benchmarks.warp_agreement import main
+
+    out = tmp_path / "a.jsonl"
+    assert main(["--objects", "1", "--grasps", "2", "--device", "cpu", "--out", str(out)]) == 0
+    row = json.loads(out.read_text())
+    assert row["n"] == 2 and len(row["c_success"]) == len(row["warp_success"]) == 2 and row["device"] == "cpu"
+    assert "agreement with the C engine" in capsys.readouterr().out
