@@ -181,10 +181,19 @@ def cmd_graspable(args) -> int:
 
     name = ENV_NAMES[args.env]
     per: dict[str, list[bool]] = collections.defaultdict(list)
+    records = []
     for env, seed, _, info in _pooled_scenes(args, _graspable_ids(args), args.dims, "graspable"):
         grid = env.unwrapped.grid
-        first, _ = first_success(env, grid.n_bins, grid.dims, args.budget, 100, np.random.default_rng([seed, 0x6A5B]))
+        first, tried = first_success(env, grid.n_bins, grid.dims, args.budget, 100,
+                                     np.random.default_rng([seed, 0x6A5B]))
         per[info["object_name"]].append(first is not None)
+        records.append({"object": info["object_name"], "seed": seed, "first_success": first, "tried": tried})
+    if args.out:
+        import json
+
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps({"env": args.env, "dims": args.dims, "rule": args.rule,
+                                              "budget": args.budget, "records": records}, indent=1) + "\n")
     hits = sum(sum(v) for v in per.values())
     total = sum(len(v) for v in per.values())
     lo, hi = clustered_wilson_interval([sum(v) for v in per.values()], [len(v) for v in per.values()])
@@ -288,6 +297,7 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--rule", choices=["box", "top", "all"], default="box",
                    help="which downloaded objects: graspable by the box rule (default), by the resting-pose rule "
                         "(grasp_envs.objects.graspability), or all; the output splits the scenes by both rules")
+    g.add_argument("--out", default="", help="write the per-scene records as JSON")
     g.set_defaults(func=cmd_graspable)
     c = sub.add_parser("bank", help="primitive bank from the dev meshes vs the default bank")
     c.add_argument("--out", type=Path, required=True)

@@ -40,7 +40,7 @@ def test_can_is_graspable_upright_and_on_its_side():
     assert g.graspable and g.graspable_probability >= 0.5
     assert all(p.graspable and p.min_width < 0.068 for p in g.poses)
     d = g.to_dict()
-    assert d["graspable"] and d["poses"][0]["min_width"] < 0.068
+    assert d["graspable"] and d["poses"][0]["width"] < 0.068
 
 
 def test_wide_objects_and_the_friction_cone():

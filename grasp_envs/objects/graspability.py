@@ -97,8 +97,9 @@ class TopGraspConfig:
 
 @dataclass(frozen=True, eq=False)
 class RestingPose:
-    """One stable resting pose: ``rotation`` (object to table frame), its probability, and the
-    smallest opening a reachable grasp from above needs (``inf`` when no grasp is reachable)."""
+    """One stable resting pose: ``rotation`` (object to table frame), its probability, its
+    height, and the opening of a reachable grasp from above (``inf`` when none is reachable;
+    :func:`top_graspability` stops at the first yaw with one, so it is not the smallest)."""
 
     rotation: np.ndarray
     probability: float
@@ -112,7 +113,9 @@ class RestingPose:
 
 @dataclass(frozen=True, eq=False)
 class Graspability:
-    """What :func:`top_graspability` found: the resting poses and the verdict."""
+    """What :func:`top_graspability` found: the resting poses checked (likeliest first, until the
+    verdict was settled), the total probability of the graspable ones among them (a lower bound
+    on the object's graspable probability), and the verdict."""
 
     poses: tuple[RestingPose, ...]
     graspable_probability: float
@@ -126,7 +129,7 @@ class Graspability:
             "graspable": self.graspable,
             "graspable_probability": round(self.graspable_probability, 4),
             "poses": [{"probability": round(p.probability, 4), "height": round(p.height, 4),
-                       "min_width": None if not p.graspable else round(p.min_width, 4)} for p in self.poses],
+                       "width": None if not p.graspable else round(p.min_width, 4)} for p in self.poses],
         }
 
 
@@ -145,10 +148,12 @@ def _reverse_cummax(x: np.ndarray) -> np.ndarray:
 _SUB_STRIPS = 4
 
 
-def pose_min_width(points: np.ndarray, config: TopGraspConfig = TopGraspConfig()) -> float:
+def pose_min_width(points: np.ndarray, config: TopGraspConfig = TopGraspConfig(), *, first: bool = False) -> float:
     """Smallest opening of a reachable top-down grasp on ``points`` resting on the plane z = 0
     (z up), or ``inf`` when none is reachable (see the module docstring).  ``points`` must cover
-    the surface densely (:func:`surface_points`), not only a mesh's corners."""
+    the surface densely (:func:`surface_points`), not only a mesh's corners.  ``first``: stop at
+    the first yaw (in order from 0) that has a reachable grasp and return its smallest opening,
+    which is enough for a verdict and much cheaper."""
     cfg = config
     p = np.asarray(points, np.float64)
     z = p[:, 2] - p[:, 2].min()
@@ -204,6 +209,8 @@ def pose_min_width(points: np.ndarray, config: TopGraspConfig = TopGraspConfig()
                     _holds(-lo[slab], -lo_c[slab], tip, taper, h, centres, cfg.friction):
                 best = float(width[slab, tip])
                 break
+        if first and np.isfinite(best):
+            break
     return best
 
 
@@ -215,11 +222,12 @@ def _holds(side: np.ndarray, side_c: np.ndarray, tip: int, taper: int, h: float,
     times the height."""
     col = side_c[:, tip]
     ok = np.isfinite(col)
-    if ok.sum() >= 2:
-        x, y = centres[ok], col[ok]
-        x = x - x.mean()
-        if abs(float(x @ (y - y.mean())) / float(x @ x)) > friction:
-            return False
+    if ok.sum() < 2:  # a sliver under one edge of the finger is no contact to hold by
+        return False
+    x, y = centres[ok], col[ok]
+    x = x - x.mean()
+    if abs(float(x @ (y - y.mean())) / float(x @ x)) > friction:
+        return False
     c = int(np.argmax(col))
     extreme = col[c]
     row = side[c]
@@ -273,7 +281,7 @@ def top_graspability(vertices: np.ndarray, faces: np.ndarray, *, center_mass: np
     for T, prob in resting_poses(mesh, center_mass, np.radians(config.merge_angle))[: config.max_poses]:
         q = points @ T[:3, :3].T
         q[:, 2] -= q[:, 2].min()
-        pose = RestingPose(T[:3, :3].copy(), prob, float(q[:, 2].max()), pose_min_width(q, config))
+        pose = RestingPose(T[:3, :3].copy(), prob, float(q[:, 2].max()), pose_min_width(q, config, first=True))
         poses.append(pose)
         if pose.graspable:
             good += prob
