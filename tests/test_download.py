@@ -319,3 +319,5 @@ def test_unpinned_object_is_recorded_on_first_use_and_verified_later(shared_data
     env.close()
     with pytest.raises(ValueError, match=r"no object of the 1 given falls in the 'train' split; .*leave split out"):
         gym.make("grasp_envs/GraspYCB4D-v0", root=str(root), object_ids=[UNPINNED], split="train")
+    with pytest.raises(TypeError, match=f"object_ids must be a list of ids, got the string '{UNPINNED}'"):
+        gym.make("grasp_envs/GraspYCB4D-v0", root=str(root), object_ids=UNPINNED)

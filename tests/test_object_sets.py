@@ -197,7 +197,11 @@ def test_ycb_env_steps_and_is_deterministic(shared_data, tmp_path):
     ra, rb = a.step(act), b.step(act)
     assert ra[1] == rb[1] and ra[4]["outcome"] == rb[4]["outcome"]
     assert a.observation_space.contains(ra[0])
-    with pytest.raises(KeyError, match="ycb has no object '999_nothing'"):
+    with pytest.raises(KeyError, match="ycb has no object 'nothing'"):
+        gym.make("grasp_envs/GraspYCB4D-v0", root=str(tmp_path / "root"), object_ids=["nothing"])
+    # An id of the upstream form is known (it downloads unpinned) but not downloaded here.
+    with pytest.raises(FileNotFoundError, match=r"999_nothing; fetch them with `grasp-envs download ycb --root .* "
+                                                r"--objects 999_nothing`"):
         gym.make("grasp_envs/GraspYCB4D-v0", root=str(tmp_path / "root"), object_ids=["999_nothing"])
 
 

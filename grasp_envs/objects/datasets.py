@@ -387,8 +387,9 @@ def load_index(name: str, root: str | Path | None = None, object_ids: tuple[str,
     if object_ids is not None:
         missing = [o for o in object_ids if o not in index["objects"]]
         if missing:
+            fetch = download_command(name, root) + (f" --objects {' '.join(missing)}" if len(missing) <= 5 else "")
             raise FileNotFoundError(
                 f"{len(missing)} {name} object(s) are not downloaded under {where}: {', '.join(missing[:5])}"
-                f"{' ...' if len(missing) > 5 else ''}; fetch them with `{download_command(name, root)}`"
+                f"{' ...' if len(missing) > 5 else ''}; fetch them with `{fetch}`"
             )
     return index
