@@ -321,3 +321,12 @@ def test_unpinned_object_is_recorded_on_first_use_and_verified_later(shared_data
         gym.make("grasp_envs/GraspYCB4D-v0", root=str(root), object_ids=[UNPINNED], split="train")
     with pytest.raises(TypeError, match=f"object_ids must be a list of ids, got the string '{UNPINNED}'"):
         gym.make("grasp_envs/GraspYCB4D-v0", root=str(root), object_ids=UNPINNED)
+
+
+def test_graspable_rule_chooses_the_default_list(tmp_path):
+    with pytest.raises(ValueError, match=r"graspable_rule must be one of \['box', 'top'\], got 'boxes'"):
+        gym.make("grasp_envs/GraspYCB4D-v1", root=str(tmp_path), graspable_rule="boxes")
+    with pytest.raises(ValueError, match="graspable_rule chooses the default object list; it cannot be combined"):
+        gym.make("grasp_envs/GraspYCB4D-v1", root=str(tmp_path), object_ids=["013_apple"], graspable_rule="top")
+    ycb = get_dataset("ycb")
+    assert "003_cracker_box" in ycb.graspable_ids and "003_cracker_box" not in ycb.top_graspable_ids

@@ -98,15 +98,28 @@ class _ObjectListEnv(GraspEnv):
         raise NotImplementedError
 
 
+#: Rules for a downloaded set's default object list: the pinned objects whose smallest box side is
+#: under the 10 cm opening (``"box"``, the v0 tasks' list), or that the resting-pose rule finds
+#: graspable from above (``"top"``, :mod:`grasp_envs.objects.graspability`).
+GRASPABLE_RULES = ("box", "top")
+
+
 class _DownloadedSetEnv(_ObjectListEnv):
     dataset_name = ""
 
-    def __init__(self, *, root: str | None = None, object_ids: list[str] | None = None, **kwargs) -> None:
+    def __init__(self, *, root: str | None = None, object_ids: list[str] | None = None, graspable_rule: str = "box",
+                 **kwargs) -> None:
         ds = get_dataset(self.dataset_name)
         if isinstance(object_ids, str):
             raise TypeError(f"object_ids must be a list of ids, got the string {object_ids!r}; "
                             f"write object_ids=[{object_ids!r}]")
-        ids = list(ds.graspable_ids if object_ids is None else object_ids)
+        if graspable_rule not in GRASPABLE_RULES:
+            raise ValueError(f"graspable_rule must be one of {sorted(GRASPABLE_RULES)}, got {graspable_rule!r}")
+        if object_ids is not None and graspable_rule != "box":
+            raise ValueError("graspable_rule chooses the default object list; it cannot be combined with object_ids")
+        self.graspable_rule = graspable_rule
+        default = ds.graspable_ids if graspable_rule == "box" else ds.top_graspable_ids
+        ids = list(default if object_ids is None else object_ids)
         for o in ids:
             ds.source(o)  # unknown id: KeyError listing the known ones (any upstream-form id is known)
         self.root = root
@@ -140,7 +153,9 @@ class GraspYCBEnv(_DownloadedSetEnv):
     ``dims`` (4 or 6), ``split`` ("train" or "test": disjoint objects chosen by a hash of the id;
     default "train", or with ``object_ids`` every object given), ``root`` (data root; default
     ``$GRASP_ENVS_DATA`` or ``~/.cache/grasp_envs``), ``object_ids`` (list of YCB ids, pinned or
-    any other downloaded upstream id; default the pinned ones graspable by the box rule),
+    any other downloaded upstream id; default the pinned ones graspable by ``graspable_rule``:
+    "box", the smallest box side under 10 cm, or "top", resting poses and top-down widths; see
+    ``docs/objects.md``),
     ``max_attempts``, ``observation``, ``sim``, ``render_mode``.  Needs ``grasp-envs download
     ycb`` first (``--objects ID ...`` for ids without a pin); otherwise ``make`` raises an error
     naming that command.
