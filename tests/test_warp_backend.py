@@ -146,7 +146,7 @@ def test_generate_with_the_warp_backend_labels_with_warp(tmp_path, warp_cpu, cap
     from grasp_envs.sim.warp_backend import WarpGraspBackend
 
     out = tmp_path / "w"
-    args = ["--objects", "random", "--num-objects", "1", "--attempts", "12", "--seed", "4", "--out", str(out),
+    args = ["--objects", "random", "--num-objects", "2", "--attempts", "12", "--seed", "4", "--out", str(out),
             "--backend", "warp", "--warp-device", "cpu", "--no-progress"]
     assert main(args) == 0
     manifest = json.loads((out / "manifest.json").read_text())
@@ -155,17 +155,22 @@ def test_generate_with_the_warp_backend_labels_with_warp(tmp_path, warp_cpu, cap
     assert "run it with --backend warp" in capsys.readouterr().err
     rows = GraspDataset(out).read_attempts(images=False)
 
-    # The shard holds what the Warp backend says about this scene's grasps.
-    env = gym.make(manifest["config"]["env_id"], split="train")
+    # The shard holds what the Warp backend says about its two scenes' grasps, simulated together.
+    config = GenerateConfig.from_dict(manifest["config"])
+    env = gym.make(config.env_id, split="train")
     lo, hi = env.unwrapped.object_seed_range()
-    object_seed, reset_seed, rng = scene_plan(GenerateConfig.from_dict(manifest["config"]), lo, hi, 0)
-    env.reset(seed=reset_seed, options={"object_seed": object_seed})
-    actions = rng.integers(0, 20, size=(12, 4))
-    expect = WarpGraspBackend(env.unwrapped.simulator, device="cpu").attempt(env.unwrapped.decode(actions))
-    np.testing.assert_array_equal(rows.grasp, actions)
-    np.testing.assert_array_equal(rows.rejection, expect.rejection)
-    np.testing.assert_array_equal(rows.success, expect.success)
-    assert (expect.rejection == 0).any(), "pick a seed whose scene simulates at least one grasp"
+    sims, poses, actions = [], [], []
+    for scene in range(2):
+        object_seed, reset_seed, rng = scene_plan(config, lo, hi, scene)
+        env.reset(seed=reset_seed, options={"object_seed": object_seed})
+        actions.append(rng.integers(0, 20, size=(12, 4)))
+        sims.append(env.unwrapped.simulator)
+        poses.append(env.unwrapped.decode(actions[-1]))
+    expect = WarpGraspBackend(sims, device="cpu").attempt_many(poses)
+    np.testing.assert_array_equal(rows.grasp, np.concatenate(actions))
+    np.testing.assert_array_equal(rows.rejection, np.concatenate([e.rejection for e in expect]))
+    np.testing.assert_array_equal(rows.success, np.concatenate([e.success for e in expect]))
+    assert all((e.rejection == 0).any() for e in expect), "pick a seed whose scenes simulate grasps"
 
 
 @pytest.mark.warp

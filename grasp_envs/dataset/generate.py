@@ -232,20 +232,25 @@ def _env_layout(env: gym.Env) -> dict:
     }
 
 
-def _evaluate(env: gym.Env, actions: np.ndarray, config: GenerateConfig, device: str | None):
-    """Outcomes of ``actions`` on the current scene, by the config's physics engine."""
-    u = env.unwrapped
-    if config.engine == "warp":
-        from grasp_envs.sim.warp_backend import WarpGraspBackend
+def _label(scene: dict, batch: dict, outcome) -> None:
+    scene["n_success"] = int(outcome.success.sum())
+    scene["success_grasps"] = batch["grasp"][outcome.success]
+    batch["success"], batch["lift"] = outcome.success, outcome.lift
 
-        return WarpGraspBackend(u.simulator, device=device).attempt(u.decode(actions))
-    return u.evaluate_grasps(actions)
+
+def _warp_outcomes(deferred: list[tuple], device: str | None) -> list:
+    """Outcomes of every deferred scene of a shard, all scenes' grasps in the same device batches."""
+    from grasp_envs.sim.warp_backend import WarpGraspBackend
+
+    backend = WarpGraspBackend([sim for _, sim, _, _ in deferred], device=device)
+    return backend.attempt_many([poses for _, _, poses, _ in deferred], [rej for _, _, _, rej in deferred])
 
 
 def generate_shard(config_dict: dict, index: int, device: str | None = None) -> dict:
     """Generate shard ``index``: returns the Parquet bytes of both tables and the shard record.
 
-    Runs in a worker; touches no files.  ``device`` is the Warp device of ``engine="warp"``.  Scenes whose object cannot be simulated (it fails to
+    Runs in a worker; touches no files.  With ``engine="warp"`` every scene is rejected and
+    imaged first and then all scenes' grasps are simulated together on the Warp ``device``.  Scenes whose object cannot be simulated (it fails to
     settle, or its model does not compile) are left out and listed in ``record["skipped"]`` with
     the reason, so the manifest accounts for every scene.
     """
@@ -259,7 +264,7 @@ def generate_shard(config_dict: dict, index: int, device: str | None = None) -> 
     proposer = make_proposer(config)
     lo, hi = layout["seed_range"]
     dims, n_bins = layout["dims"], layout["n_bins"]
-    scenes, batches, skipped = [], [], []
+    scenes, batches, skipped, deferred = [], [], [], []
     t0, c0 = time.perf_counter(), time.process_time()
     for i in config.shard_scenes(index):
         object_seed, reset_seed, rng = scene_plan(config, lo, hi, i)
@@ -274,18 +279,28 @@ def generate_shard(config_dict: dict, index: int, device: str | None = None) -> 
             proposed = np.asarray(proposer(obs, rng), np.int64).reshape(-1, dims)
             actions = np.concatenate([actions, proposed])
             source = np.concatenate([source, np.ones(len(proposed), np.int8)])
-        outcome = _evaluate(env, actions, config, device)
-        live = np.flatnonzero(outcome.rejection == 0)
+        if config.engine == "warp":  # physics later, for the whole shard at once
+            poses = u.decode(actions)
+            outcome, rejection = None, u.simulator.reject(poses)
+            deferred.append((len(batches), u.simulator, poses, rejection))
+        else:
+            outcome = u.evaluate_grasps(actions)
+            rejection = outcome.rejection
+        live = np.flatnonzero(rejection == 0)
         hand = u.hand_camera_images(actions[live]) if len(live) else np.zeros((0, *layout["hand_depth_shape"]), np.float32)
         scenes.append({
             "scene": i, "object_seed": object_seed, "object_name": info["object_name"], "reset_seed": reset_seed,
             "depth": obs["depth"], "bbox": obs["bbox"], "n_attempts": config.attempts, "n_simulated": len(live),
-            "n_success": int(outcome.success.sum()), "success_grasps": actions[outcome.success],
         })
         batches.append({
-            "scene": i, "object_seed": object_seed, "grasp": actions, "rejection": outcome.rejection,
-            "success": outcome.success, "lift": outcome.lift, "hand_depth": hand, "source": source,
+            "scene": i, "object_seed": object_seed, "grasp": actions, "rejection": rejection,
+            "hand_depth": hand, "source": source,
         })
+        if outcome is not None:
+            _label(scenes[-1], batches[-1], outcome)
+    if deferred:
+        for (k, *_), outcome in zip(deferred, _warp_outcomes(deferred, device)):
+            _label(scenes[k], batches[k], outcome)
     scenes_bytes = storage.parquet_bytes(schema.build_scenes_table(scenes, dims, tuple(layout["depth_shape"])))
     attempts_bytes = storage.parquet_bytes(schema.build_attempts_table(batches, dims, tuple(layout["hand_depth_shape"])))
     name = storage.shard_name(index)

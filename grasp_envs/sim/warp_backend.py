@@ -410,9 +410,12 @@ class WarpGraspBackend:
         (CPU) first, then the surviving grasps as parallel worlds (first object)."""
         return self.attempt_many([poses] + [poses[:0]] * (len(self.sims) - 1))[0]
 
-    def attempt_many(self, poses: Sequence[GraspPoses]) -> list[GraspOutcome]:
-        """:meth:`attempt` for ``poses[b]`` on object ``b``, every object's survivors in the same batches."""
-        rejections = [sim.reject(p) for sim, p in zip(self.sims, poses)]
+    def attempt_many(self, poses: Sequence[GraspPoses], rejections: Sequence[np.ndarray] | None = None
+                     ) -> list[GraspOutcome]:
+        """:meth:`attempt` for ``poses[b]`` on object ``b``, every object's survivors in the same
+        batches; ``rejections`` are the simulators' own ``reject`` codes where already known."""
+        if rejections is None:
+            rejections = [sim.reject(p) for sim, p in zip(self.sims, poses)]
         live = [np.flatnonzero(r == 0) for r in rejections]
         results = self.simulate_many([p[i] for p, i in zip(poses, live)])
         out = []
