@@ -76,6 +76,8 @@ class GraspEnv(gym.Env):
         self._attempt = 0
         self._last_pose: GraspPoses | None = None
         self._last_obs: dict[str, np.ndarray] | None = None
+        #: The box the agent sees and the grid is relative to (the object's, with ``bbox_noise``).
+        self._bounds: np.ndarray | None = None
         self._renderer = None
 
     # ----------------------------------------------------------------- object sources
@@ -107,6 +109,7 @@ class GraspEnv(gym.Env):
         self.simulator = GraspSimulator(self.object, self.sim_config, orientation=orientation, nthread=self.nthread)
         self._attempt = 0
         self._last_pose = None
+        self._bounds = self.obs_config.noisy_bounds(self.simulator.object_bounds, self.np_random)
         self._last_obs = self._observation()
         return self._copy_obs(), self._info_base()
 
@@ -115,7 +118,7 @@ class GraspEnv(gym.Env):
             raise gym.error.ResetNeeded("call reset() before step()")
         if self._attempt >= self.max_attempts:
             raise gym.error.ResetNeeded("the episode has ended; call reset() before step()")
-        poses = self.grid.decode_one(action, self.simulator.object_bounds)
+        poses = self.grid.decode_one(action, self._bounds)
         bins = self.grid.validate(action)
         outcome = self.simulator.attempt(poses)
         self._attempt += 1
@@ -143,6 +146,7 @@ class GraspEnv(gym.Env):
         if not (terminated or truncated) and rejection == Rejection.NONE:
             # The object stays; the next observation shows the scene after the failed grasp.
             self.simulator.set_object_pose(outcome.final_object_qpos[0])
+            self._bounds = self.obs_config.noisy_bounds(self.simulator.object_bounds, self.np_random)
             self._last_obs = self._observation()
         # Otherwise nothing in the scene moved (a rejected grasp never touches it, and the
         # simulator's rest state is untouched by the rollouts): the observation is the last one.
@@ -206,21 +210,21 @@ class GraspEnv(gym.Env):
         """Noise-free overhead depth images (n_cameras, H, W) of the current scene."""
         sim, cfg = self.simulator, self.obs_config
         cam = cfg.camera
-        return np.stack([sim.render_depth(cam, p, R) for p, R in cfg.camera_poses(sim.object_bounds)])
+        return np.stack([sim.render_depth(cam, p, R) for p, R in cfg.camera_poses(self._bounds)])
 
     def _observation(self) -> dict[str, np.ndarray]:
         cfg = self.obs_config
         depth = self.depth_images()
         if cfg.noise == "dexnet":
             depth = dexnet_noise(depth, self.np_random, cfg.noise_sigma, far=cfg.camera.far)
-        obs = {"depth": depth.astype(np.float32), "bbox": self.simulator.object_bounds.astype(np.float32).ravel()}
+        obs = {"depth": depth.astype(np.float32), "bbox": self._bounds.astype(np.float32).ravel()}
         if cfg.mode == "privileged":
             obs["object_pose"] = self.simulator.object_qpos.astype(np.float32)
         return obs
 
     def decode(self, actions) -> GraspPoses:
         """World grasp poses of bins ``actions`` ((dims,) or (n, dims)) for the current object."""
-        return self.grid.decode(actions, self.simulator.object_bounds)
+        return self.grid.decode(actions, self._bounds)
 
     def hand_camera_images(self, actions) -> np.ndarray:
         """Hand-camera depth images (n, h, w) float32 at the pre-grasp pose of each grasp.
@@ -244,7 +248,7 @@ class GraspEnv(gym.Env):
             hand = ReprojectedHandCamera(self.grid, cfg)
         else:
             hand = RenderedHandCamera(cfg.hand_camera, cfg.hand_standoff, self.hand_camera_images,
-                                      lambda: self.simulator.object_bounds)
+                                      lambda: self._bounds)
         return AgentInterface(self.action_space, self.observation_space, self.grid, cfg, {HAND_CAMERA: hand})
 
     def evaluate_grasps(self, actions):

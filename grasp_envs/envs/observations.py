@@ -55,6 +55,10 @@ class ObservationConfig:
             ``"reprojected"`` (built from the overhead depth observation alone, as on the real
             robot: :func:`grasp_envs.envs.hand_camera.reproject_hand_depth`).  The observation
             itself is the same either way.
+        bbox_noise: Standard deviation (m) of independent Gaussian noise on each of the six faces
+            of the bounding box the agent sees, as a box segmented from real depth would err.
+            The noisy box is the one everything is relative to: the observation's ``bbox``, the
+            action grid's bins and the cameras' centring (0: the exact box, the default).
     """
 
     mode: str = "depth"
@@ -70,6 +74,7 @@ class ObservationConfig:
     hand_fovy: float = 60.0
     hand_standoff: float = 0.10
     hand_images: str = "rendered"
+    bbox_noise: float = 0.0
 
     def __post_init__(self) -> None:
         if self.mode not in OBS_MODES:
@@ -84,6 +89,8 @@ class ObservationConfig:
             raise ValueError(f"camera_height must exceed 0.1 m, got {self.camera_height}")
         if self.noise_sigma < 0 or self.hand_standoff < 0:
             raise ValueError("noise_sigma and hand_standoff must be non-negative")
+        if not 0 <= self.bbox_noise <= 0.05:
+            raise ValueError(f"bbox_noise must lie in [0, 0.05] m, got {self.bbox_noise}")
         self.camera  # validates resolution and field of view
         self.hand_camera
 
@@ -97,6 +104,19 @@ class ObservationConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def noisy_bounds(self, bounds: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """``bounds`` (2, 3) with :attr:`bbox_noise` on every face, each side kept at least 2 mm.
+
+        Draws nothing from ``rng`` when the noise is 0, so noise-free scenes stay as before.
+        """
+        b = np.asarray(bounds, dtype=np.float64)
+        if self.bbox_noise == 0:
+            return b.copy()
+        noisy = b + rng.normal(0.0, self.bbox_noise, size=(2, 3))
+        centre = noisy.mean(axis=0)
+        half = np.maximum((noisy[1] - noisy[0]) / 2, 0.001)
+        return np.stack([centre - half, centre + half])
 
     def camera_poses(self, bounds: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
         """(position, camera-to-world rotation) of each camera for an object box ``bounds``."""
