@@ -20,7 +20,7 @@ recomputed from those records by :func:`summarize`; its 95% interval is clustere
 Results schema (``schema_version`` 1), one JSON object::
 
     schema, schema_version, task{name, version, env_id, env_kwargs, n_scenes, seeds, fingerprint,
-    object_checksum}, observation_mode, agent{spec, kwargs, label}, partial, tags, software{...},
+    object_checksum}, observation_mode, hand_images, agent{spec, kwargs, label}, partial, tags, software{...},
     created, wall_s, workers, object_checksum (observed), episodes[{seed, scene, reset_seed,
     object_seed, object, object_digest, actions, decision_s, success, outcome, rejection,
     lift_height}], summary (informational; never trusted by the leaderboard)
@@ -49,6 +49,8 @@ from grasp_envs.workers import worker_init
 SCHEMA = "grasp-envs/results"
 SCHEMA_VERSION = 1
 OBS_MODES = ("depth", "privileged")
+#: ``--hand-images``: where the ``hand_camera`` capability's images come from (outcomes do not depend on it).
+HAND_IMAGES = ("rendered", "reprojected")
 
 
 # ---------------------------------------------------------------------- seeds and kwargs
@@ -90,12 +92,16 @@ class EpisodeRunner:
     """
 
     def __init__(self, task: BenchmarkTask | str, agent_spec: str, agent_kwargs: dict,
-                 observation_mode: str = "depth") -> None:
+                 observation_mode: str = "depth", hand_images: str = "rendered") -> None:
         from agents import load_agent
         from grasp_envs.envs.interface import agent_interface
 
         self.task = get_task(task) if isinstance(task, str) else task
-        self.env = self.task.make_env(observation_mode)
+        if hand_images == "rendered":
+            self.env = self.task.make_env(observation_mode)
+        else:  # what the real robot's hand camera does; the task's scenes and physics are unchanged
+            obs = {**(self.task.env_kwargs.get("observation") or {}), "mode": observation_mode, "hand_images": hand_images}
+            self.env = self.task.make_env(None, observation=obs)
         self.interface = agent_interface(self.env)
         self.agent_spec = agent_spec
         self.agent_kwargs = agent_kwargs
@@ -147,13 +153,14 @@ class EpisodeRunner:
 _WORKER: EpisodeRunner | None = None
 
 
-def _init_worker(task: BenchmarkTask, agent_spec: str, agent_kwargs: dict, observation_mode: str) -> None:
+def _init_worker(task: BenchmarkTask, agent_spec: str, agent_kwargs: dict, observation_mode: str,
+                 hand_images: str) -> None:
     global _WORKER
     worker_init()  # die with the parent; leave Ctrl-C to it
     # One rollout per process: keep numerical libraries from oversubscribing the cores.
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ.setdefault(var, "1")
-    _WORKER = EpisodeRunner(task, agent_spec, agent_kwargs, observation_mode)
+    _WORKER = EpisodeRunner(task, agent_spec, agent_kwargs, observation_mode, hand_images)
 
 
 def _run_job(job: tuple[int, int, int, int]) -> dict:
@@ -163,7 +170,7 @@ def _run_job(job: tuple[int, int, int, int]) -> dict:
 
 def rollout(task: BenchmarkTask, agent_spec: str, agent_kwargs: dict | None = None, *,
             seeds: tuple[int, ...] | None = None, n_scenes: int | None = None, workers: int = 1,
-            observation_mode: str = "depth", progress: bool = True) -> list[dict]:
+            observation_mode: str = "depth", hand_images: str = "rendered", progress: bool = True) -> list[dict]:
     """Run the task's scenes for each seed; records sorted by (seed, scene).
 
     ``seeds`` and ``n_scenes`` restrict the run (a partial run: fine for smoke tests, refused by
@@ -173,6 +180,8 @@ def rollout(task: BenchmarkTask, agent_spec: str, agent_kwargs: dict | None = No
 
     if observation_mode not in OBS_MODES:
         raise ValueError(f"observation mode must be one of {OBS_MODES}, got {observation_mode!r}")
+    if hand_images not in HAND_IMAGES:
+        raise ValueError(f"--hand-images must be one of {HAND_IMAGES}, got {hand_images!r}")
     if int(workers) < 1:
         raise ValueError(f"--workers must be at least 1, got {workers}")
     agent_kwargs = dict(agent_kwargs or {})
@@ -190,7 +199,7 @@ def rollout(task: BenchmarkTask, agent_spec: str, agent_kwargs: dict | None = No
     records: list[dict] = []
     try:
         if workers == 1:
-            runner = EpisodeRunner(task, agent_spec, agent_kwargs, observation_mode)
+            runner = EpisodeRunner(task, agent_spec, agent_kwargs, observation_mode, hand_images)
             try:
                 for seed, index, reset_seed, object_seed in jobs:
                     records.append(runner.run(seed, Scene(index, reset_seed, object_seed)))
@@ -203,7 +212,7 @@ def rollout(task: BenchmarkTask, agent_spec: str, agent_kwargs: dict | None = No
             # spawn, not fork: MuJoCo and PyTorch thread pools do not survive a fork safely.
             ctx = mp.get_context("spawn")
             with ctx.Pool(int(workers), initializer=_init_worker,
-                          initargs=(task, agent_spec, agent_kwargs, observation_mode)) as pool:
+                          initargs=(task, agent_spec, agent_kwargs, observation_mode, hand_images)) as pool:
                 for rec in pool.imap_unordered(_run_job, jobs, chunksize=max(1, min(8, len(jobs) // (4 * workers)))):
                     records.append(rec)
                     bar.update()
@@ -287,7 +296,8 @@ def software_versions() -> dict:
 
 
 def build_results(task: BenchmarkTask, agent_spec: str, agent_kwargs: dict, episodes: list[dict], *,
-                  observation_mode: str = "depth", label: str | None = None, tags: dict | None = None,
+                  observation_mode: str = "depth", hand_images: str = "rendered", label: str | None = None,
+                  tags: dict | None = None,
                   wall_s: float = 0.0, workers: int = 1) -> dict:
     complete = {(s, sc) for s in task.seeds for sc in range(task.n_scenes)}
     got = {(e["seed"], e["scene"]) for e in episodes}
@@ -300,7 +310,7 @@ def build_results(task: BenchmarkTask, agent_spec: str, agent_kwargs: dict, epis
     task_info["fingerprint"] = task.compute_fingerprint()  # of the scenes actually run (== the frozen one)
     return {
         "schema": SCHEMA, "schema_version": SCHEMA_VERSION, "task": task_info,
-        "observation_mode": observation_mode,
+        "observation_mode": observation_mode, "hand_images": hand_images,
         "agent": {"spec": agent_spec, "kwargs": agent_kwargs, "label": label or agent_spec},
         "partial": partial, "tags": dict(tags or {}), "software": software_versions(),
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
@@ -311,7 +321,8 @@ def build_results(task: BenchmarkTask, agent_spec: str, agent_kwargs: dict, epis
 
 def evaluate(task: BenchmarkTask | str, agent_spec: str, agent_kwargs: dict | str | None = None, *,
              seeds: tuple[int, ...] | None = None, n_scenes: int | None = None, workers: int = 1,
-             observation_mode: str = "depth", label: str | None = None, tags: dict | None = None,
+             observation_mode: str = "depth", hand_images: str = "rendered", label: str | None = None,
+             tags: dict | None = None,
              progress: bool = True) -> dict:
     """Roll out and return the results object (see the module docstring for its schema)."""
     task = get_task(task) if isinstance(task, str) else task
@@ -319,8 +330,9 @@ def evaluate(task: BenchmarkTask | str, agent_spec: str, agent_kwargs: dict | st
     json.dumps(kwargs)
     t0 = time.perf_counter()
     episodes = rollout(task, agent_spec, kwargs, seeds=seeds, n_scenes=n_scenes, workers=workers,
-                       observation_mode=observation_mode, progress=progress)
-    return build_results(task, agent_spec, kwargs, episodes, observation_mode=observation_mode, label=label,
+                       observation_mode=observation_mode, hand_images=hand_images, progress=progress)
+    return build_results(task, agent_spec, kwargs, episodes, observation_mode=observation_mode,
+                         hand_images=hand_images, label=label,
                          tags=tags, wall_s=time.perf_counter() - t0, workers=workers)
 
 
@@ -369,6 +381,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--label", help="name shown on the leaderboard (default: the agent spec)")
     p.add_argument("--observation-mode", default="depth", choices=OBS_MODES,
                    help="'privileged' adds the object pose to observations; such results are flagged")
+    p.add_argument("--hand-images", default="rendered", choices=HAND_IMAGES,
+                   help="where the agents' hand_camera capability gets its images: ray cast in simulation, or "
+                        "reprojected from the observed depth as on the real robot (outcomes and scenes are the same)")
     p.add_argument("--seeds", type=int, nargs="+", help="subset of the task's seeds (partial run)")
     p.add_argument("--scenes", type=positive_int("--scenes 10"), help="only the first N scenes (partial run, for smoke tests)")
     p.add_argument("--tag", action="append", default=[], help="KEY=VALUE stored in the results (e.g. train_objects=10000)")
@@ -388,12 +403,14 @@ def run(args: argparse.Namespace) -> int:
     tags = _parse_tags(args.tag)
     results = evaluate(task, args.agent, args.agent_kwargs, seeds=tuple(args.seeds) if args.seeds else None,
                        n_scenes=args.scenes, workers=args.workers, observation_mode=args.observation_mode,
+                       hand_images=args.hand_images,
                        label=args.label, tags=tags, progress=not args.quiet)
     label = args.label or args.agent
     out = Path(args.out) if args.out else Path("results") / f"{task.name}__{_safe(label)}.json"
     write_results(results, out)
     s = results["summary"]
     flag = " [privileged observations]" if args.observation_mode == "privileged" else ""
+    flag += " [reprojected hand images]" if args.hand_images == "reprojected" else ""
     part = " [partial run: not a leaderboard submission]" if results["partial"] else ""
     print(f"{task.name}  agent {label}{flag}{part}  ({s['episodes']} episodes, {results['wall_s']:.1f} s, {args.workers} workers)")
     print(format_summary(s))

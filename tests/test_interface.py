@@ -187,3 +187,19 @@ def test_observation_config_names_the_hand_image_sources():
     with pytest.raises(ValueError, match="hand_images must be one of"):
         ObservationConfig(hand_images="wrist")
     assert dataclasses.replace(ObservationConfig(), hand_images="reprojected").hand_images == "reprojected"
+
+
+def test_evaluate_can_run_agents_on_reprojected_hand_images():
+    """--hand-images reprojected: the task's scenes and outcomes, the robot's hand camera."""
+    runner = ev.EpisodeRunner(tiny_task(), "test_interface:Recorder", {}, hand_images="reprojected")
+    try:
+        assert isinstance(runner.agent(0).interface.capability(HAND_CAMERA), ReprojectedHandCamera)
+    finally:
+        runner.close()
+    rendered = ev.evaluate(tiny_task(), "random", progress=False)
+    reprojected = ev.evaluate(tiny_task(), "random", hand_images="reprojected", progress=False)
+    assert (rendered["hand_images"], reprojected["hand_images"]) == ("rendered", "reprojected")
+    key = lambda e: (e["actions"], e["outcome"], e["object_digest"])  # noqa: E731
+    assert [key(e) for e in rendered["episodes"]] == [key(e) for e in reprojected["episodes"]]
+    with pytest.raises(ValueError, match="--hand-images must be one of"):
+        ev.rollout(tiny_task(), "random", hand_images="wrist", progress=False)
