@@ -18,6 +18,7 @@ import mujoco
 import numpy as np
 
 from grasp_envs.objects import GraspObject
+from grasp_envs.objects.model import BodyInertia
 from grasp_envs.sim import gripper as G
 
 TABLE_HALF_SIZE = 1.0
@@ -52,18 +53,17 @@ def _add_table(spec: mujoco.MjSpec, *, contype: int, conaffinity: int) -> None:
 
 
 def _add_object(spec: mujoco.MjSpec, obj: GraspObject, *, contype: int, conaffinity: int, with_mass: bool,
-                inertia: str = "parts") -> None:
+                inertia: str = "parts", inertial: BodyInertia | None = None) -> None:
     body = spec.worldbody.add_body(name="object", pos=[0, 0, 1.0])
     body.add_freejoint(name="object_free")
-    if with_mass and inertia == "union":
+    if with_mass and inertial is not None:
+        # Explicit mass properties (per-part densities: grasp_envs.objects.model.piecewise_mass_properties).
+        _set_inertial(body, inertial.mass, inertial.center, inertial.inertia)
+    elif with_mass and inertia == "union":
         # Uniform density over the union of the parts: overlaps count once (MuJoCo's own
         # per-geom inertia would count them once per part).
         props = obj.mass_properties()
-        I = props.inertia * (obj.mass / props.volume)
-        body.explicitinertial = True
-        body.mass = float(obj.mass)
-        body.ipos = props.center.tolist()
-        body.fullinertia = [I[0, 0], I[1, 1], I[2, 2], I[0, 1], I[0, 2], I[1, 2]]
+        _set_inertial(body, obj.mass, props.center, props.inertia * (obj.mass / props.volume))
     masses = obj.part_masses
     for i, part in enumerate(obj.parts):
         spec.add_mesh(name=f"part{i}", uservert=part.astype(np.float64).ravel().tolist())
@@ -75,6 +75,13 @@ def _add_object(spec: mujoco.MjSpec, obj: GraspObject, *, contype: int, conaffin
         )
 
 
+def _set_inertial(body, mass: float, center: np.ndarray, I: np.ndarray) -> None:
+    body.explicitinertial = True
+    body.mass = float(mass)
+    body.ipos = np.asarray(center, dtype=np.float64).tolist()
+    body.fullinertia = [I[0, 0], I[1, 1], I[2, 2], I[0, 1], I[0, 2], I[1, 2]]
+
+
 def _compile(spec: mujoco.MjSpec, what: str, obj: GraspObject) -> mujoco.MjModel:
     try:
         return spec.compile()
@@ -82,7 +89,9 @@ def _compile(spec: mujoco.MjSpec, what: str, obj: GraspObject) -> mujoco.MjModel
         raise ModelBuildError(f"cannot build the {what} model for {obj.name}: {exc}") from None
 
 
-def build_physics_model(obj: GraspObject, options: PhysicsOptions) -> mujoco.MjModel:
+def build_physics_model(obj: GraspObject, options: PhysicsOptions, *,
+                        inertial: BodyInertia | None = None) -> mujoco.MjModel:
+    """The physics model of ``obj``; ``inertial`` gives its body explicit mass properties."""
     spec = mujoco.MjSpec()
     spec.modelname = f"grasp_{obj.name}"
     o = spec.option
@@ -97,7 +106,7 @@ def build_physics_model(obj: GraspObject, options: PhysicsOptions) -> mujoco.MjM
         o.disableflags |= int(mujoco.mjtDisableBit.mjDSBL_MULTICCD)
     # Collision bits: table and object collide; the gripper collides with the object only.
     _add_table(spec, contype=1, conaffinity=1)
-    _add_object(spec, obj, contype=1, conaffinity=3, with_mass=True, inertia=options.inertia)
+    _add_object(spec, obj, contype=1, conaffinity=3, with_mass=True, inertia=options.inertia, inertial=inertial)
     G.add_gripper(spec, contype=2, conaffinity=0)
     spec.add_sensor(name="object_pos", type=mujoco.mjtSensor.mjSENS_FRAMEPOS, objtype=mujoco.mjtObj.mjOBJ_BODY, objname="object")
     spec.add_sensor(name="object_vel", type=mujoco.mjtSensor.mjSENS_FRAMELINVEL, objtype=mujoco.mjtObj.mjOBJ_BODY, objname="object")

@@ -185,13 +185,20 @@ class GraspSimulator:
         orientation: Rotation (3 x 3) applied to the object before it is dropped on the table;
             identity if ``None``.
         nthread: Threads for batched rollouts (``mujoco.rollout``); outcomes do not depend on it.
+        inertial: Explicit mass, centre and inertia of the object body (e.g. per-part densities,
+            :func:`grasp_envs.objects.model.piecewise_mass_properties`); ``None``: from the object
+            as ``config.inertia`` says.
+        finger_friction: Sliding friction of finger-object contacts (:meth:`set_friction`), set
+            before the object is dropped; ``None``: the object's friction.
+        table_friction: Sliding friction of table-object contacts, likewise (it governs settling).
     """
 
     def __init__(self, obj: GraspObject, config: SimConfig = SimConfig(), *, orientation: np.ndarray | None = None,
-                 nthread: int = 1) -> None:
+                 nthread: int = 1, inertial=None, finger_friction: float | None = None,
+                 table_friction: float | None = None) -> None:
         self.obj = obj
         self.config = config
-        self.model = build_physics_model(obj, config.physics_options)
+        self.model = build_physics_model(obj, config.physics_options, inertial=inertial)
         self.data = mujoco.MjData(self.model)
         self.probe_model = build_probe_model(obj, approach_distance=config.approach_distance)
         self.probe_data = mujoco.MjData(self.probe_model)
@@ -217,7 +224,37 @@ class GraspSimulator:
         self.settle_steps = 0
         #: MuJoCo warnings (instability, NaN) raised during grasp rollouts so far.
         self.warning_count = 0
+        if finger_friction is not None or table_friction is not None:
+            self.set_friction(fingers=finger_friction, table=table_friction)
         self.place(np.eye(3) if orientation is None else orientation)
+
+    def set_friction(self, *, fingers: float | None = None, table: float | None = None) -> None:
+        """Set the sliding friction of the finger-object and table-object contacts (physics model only).
+
+        The object's geoms have contact priority, so by default the object's own friction
+        (``GraspObject.friction``) rules every contact it makes.  A surface given here takes
+        priority over the object instead, carrying the object's other contact parameters (condim,
+        solref, solimp, torsional and rolling friction), so only the sliding coefficient of its
+        contacts changes: ``set_friction(fingers=obj.friction)`` simulates exactly what the
+        default does.  The probe model (rejection, never stepped) is unaffected.  Settling has
+        already happened when this is called after construction: pass ``table_friction`` to the
+        constructor, or :meth:`place` the object again, for the table's friction to govern it.
+        """
+        m = self.model
+        ref = m.geom("part0").id
+        targets = {"fingers": (fingers, ("finger_left", "finger_right")), "table": (table, ("table",))}
+        for what, (mu, names) in targets.items():
+            if mu is None:
+                continue
+            if not (np.isfinite(mu) and mu > 0):
+                raise ValueError(f"set_friction({what}=...) must be a positive friction coefficient, got {mu}")
+            for name in names:
+                g = m.geom(name).id
+                m.geom_priority[g] = m.geom_priority[ref] + 1
+                m.geom_condim[g] = m.geom_condim[ref]
+                m.geom_solref[g] = m.geom_solref[ref]
+                m.geom_solimp[g] = m.geom_solimp[ref]
+                m.geom_friction[g] = [float(mu), *m.geom_friction[ref, 1:]]
 
     # ------------------------------------------------------------------ copying
     def __getstate__(self) -> dict:
