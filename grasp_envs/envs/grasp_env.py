@@ -19,6 +19,8 @@ from grasp_envs.envs.observations import ObservationConfig, dexnet_noise
 from grasp_envs.envs.hand_camera import reproject_hand_depth
 from grasp_envs.envs.interface import HAND_CAMERA, AgentInterface, RenderedHandCamera, ReprojectedHandCamera
 from grasp_envs.envs.physics import LATEST_PHYSICS, identity_digest, physics_identity, physics_version
+from grasp_envs.envs.randomization import RandomizationConfig, RandomizationSample
+from grasp_envs.camera import CameraModel
 
 SPLITS = ("train", "test")
 
@@ -51,6 +53,7 @@ class GraspEnv(gym.Env):
         render_size: tuple[int, int] = (240, 320),
         nthread: int = 1,
         physics_version: int = LATEST_PHYSICS,
+        randomization: RandomizationConfig | dict | None = None,
     ) -> None:
         self.physics = physics_version_ = _physics(physics_version)
         if split not in SPLITS:
@@ -65,6 +68,10 @@ class GraspEnv(gym.Env):
         self.obs_config = observation if isinstance(observation, ObservationConfig) else ObservationConfig(**(observation or {}))
         # ``sim`` given as a dict overrides the physics version's own settings; a SimConfig is taken whole.
         self.sim_config = sim if isinstance(sim, SimConfig) else dataclasses.replace(physics_version_.sim, **(sim or {}))
+        self.randomization = RandomizationConfig.from_any(randomization)
+        self._check_randomization()
+        #: What the last reset drew (``None`` without randomisation).
+        self.randomization_sample: RandomizationSample | None = None
         self.render_mode = render_mode
         self.render_size = tuple(render_size)
         self.nthread = nthread
@@ -79,6 +86,25 @@ class GraspEnv(gym.Env):
         #: The box the agent sees and the grid is relative to (the object's, with ``bbox_noise``).
         self._bounds: np.ndarray | None = None
         self._renderer = None
+
+    def _check_randomization(self) -> None:
+        rnd, cfg = self.randomization, self.obs_config
+        if rnd.part_density is not None and self.sim_config.inertia != "union":
+            raise ValueError("randomization part_density needs exact union inertia (physics version >= 1, "
+                             f"SimConfig.inertia='union'); this env has inertia={self.sim_config.inertia!r}: "
+                             f"use a '-v{LATEST_PHYSICS}' id")
+        if rnd.depth_noise != "none" and cfg.noise != "none":
+            raise ValueError(f"randomization depth_noise={rnd.depth_noise!r} and observation noise={cfg.noise!r} "
+                             "both add depth noise: set one of them (observation={'noise': 'none'} or "
+                             "randomization={'depth_noise': 'none'})")
+        if rnd.bbox_noise and cfg.bbox_noise:
+            raise ValueError(f"randomization bbox_noise={rnd.bbox_noise} and observation bbox_noise={cfg.bbox_noise} "
+                             "both perturb the box: set one of them")
+        if not (0 < cfg.fovy - rnd.camera_fovy and cfg.fovy + rnd.camera_fovy < 180):
+            raise ValueError(f"randomization camera_fovy={rnd.camera_fovy} must leave the field of view "
+                             f"{cfg.fovy} degrees within (0, 180)")
+        # The box noise in effect (the observation's own, or the randomisation's).
+        self._box_config = dataclasses.replace(cfg, bbox_noise=rnd.bbox_noise) if rnd.bbox_noise else cfg
 
     # ----------------------------------------------------------------- object sources
     def object_seed_range(self) -> tuple[int, int]:
@@ -106,10 +132,19 @@ class GraspEnv(gym.Env):
         self.object_seed = object_seed
         self.object = self.make_object(object_seed)
         orientation = random_rotation(self.np_random)
-        self.simulator = GraspSimulator(self.object, self.sim_config, orientation=orientation, nthread=self.nthread)
+        sample, inertial = None, None
+        if self.randomization.enabled:
+            sample = self.randomization.sample(self.np_random, n_parts=len(self.object.parts),
+                                               n_cameras=self.obs_config.n_cameras)
+            self.object, inertial = sample.apply_object(self.object)
+        self.randomization_sample = sample
+        self.simulator = GraspSimulator(
+            self.object, self.sim_config, orientation=orientation, nthread=self.nthread, inertial=inertial,
+            finger_friction=None if sample is None else sample.finger_friction,
+            table_friction=None if sample is None else sample.table_friction)
         self._attempt = 0
         self._last_pose = None
-        self._bounds = self.obs_config.noisy_bounds(self.simulator.object_bounds, self.np_random)
+        self._bounds = self._box_config.noisy_bounds(self.simulator.object_bounds, self.np_random)
         self._last_obs = self._observation()
         return self._copy_obs(), self._info_base()
 
@@ -146,7 +181,7 @@ class GraspEnv(gym.Env):
         if not (terminated or truncated) and rejection == Rejection.NONE:
             # The object stays; the next observation shows the scene after the failed grasp.
             self.simulator.set_object_pose(outcome.final_object_qpos[0])
-            self._bounds = self.obs_config.noisy_bounds(self.simulator.object_bounds, self.np_random)
+            self._bounds = self._box_config.noisy_bounds(self.simulator.object_bounds, self.np_random)
             self._last_obs = self._observation()
         # Otherwise nothing in the scene moved (a rejected grasp never touches it, and the
         # simulator's rest state is untouched by the rollouts): the observation is the last one.
@@ -191,7 +226,10 @@ class GraspEnv(gym.Env):
 
     def physics_identity(self) -> dict:
         """What decides this env's outcomes besides its scenes (:mod:`grasp_envs.envs.physics`)."""
-        return physics_identity(self.sim_config, version=self.physics.version, objects=self.object_pipeline())
+        identity = physics_identity(self.sim_config, version=self.physics.version, objects=self.object_pipeline())
+        if self.randomization.enabled:  # absent otherwise: plain envs keep their frozen digests
+            identity["randomization"] = self.randomization.to_dict()
+        return identity
 
     @property
     def physics_digest(self) -> str:
@@ -200,23 +238,42 @@ class GraspEnv(gym.Env):
 
     # ----------------------------------------------------------------- helpers
     def _info_base(self) -> dict[str, Any]:
-        return {
+        info = {
             "object_seed": self.object_seed,
             "object_name": self.object.name,
             "object_bounds": self.simulator.object_bounds.copy(),
         }
+        if self.randomization_sample is not None:
+            info["randomization"] = self.randomization_sample.to_dict()
+        return info
 
     def depth_images(self) -> np.ndarray:
-        """Noise-free overhead depth images (n_cameras, H, W) of the current scene."""
+        """Noise-free overhead depth images (n_cameras, H, W) of the current scene.
+
+        With camera randomisation the cameras are where this episode's calibration error put
+        them (:class:`grasp_envs.envs.randomization.CameraJitter`), not where the observation
+        config, and so the agent, believes they are.
+        """
         sim, cfg = self.simulator, self.obs_config
         cam = cfg.camera
-        return np.stack([sim.render_depth(cam, p, R) for p, R in cfg.camera_poses(self._bounds)])
+        poses = cfg.camera_poses(self._bounds)
+        jitter = None if self.randomization_sample is None else self.randomization_sample.cameras
+        if jitter is None:
+            return np.stack([sim.render_depth(cam, p, R) for p, R in poses])
+        images = []
+        for (p, R), j in zip(poses, jitter):
+            cam_j = CameraModel(cam.width, cam.height, cam.fovy + j.fovy, far=cam.far) if j.fovy else cam
+            images.append(sim.render_depth(cam_j, *j.apply(p, R)))
+        return np.stack(images)
 
     def _observation(self) -> dict[str, np.ndarray]:
         cfg = self.obs_config
         depth = self.depth_images()
         if cfg.noise == "dexnet":
             depth = dexnet_noise(depth, self.np_random, cfg.noise_sigma, far=cfg.camera.far)
+        elif self.randomization.depth_noise_params is not None:
+            shape, sigma = self.randomization.depth_noise_params
+            depth = dexnet_noise(depth, self.np_random, sigma, far=cfg.camera.far, gamma_shape=shape)
         obs = {"depth": depth.astype(np.float32), "bbox": self._bounds.astype(np.float32).ravel()}
         if cfg.mode == "privileged":
             obs["object_pose"] = self.simulator.object_qpos.astype(np.float32)

@@ -140,15 +140,21 @@ class ObservationConfig:
         return spaces.Dict(d)
 
 
-def dexnet_noise(depth: np.ndarray, rng: np.random.Generator, sigma: float = 0.005, far: float | None = None) -> np.ndarray:
-    """Depth noise after Mahler et al. (Dex-Net 2.0), applied per image of a (n, H, W) stack."""
+def dexnet_noise(depth: np.ndarray, rng: np.random.Generator, sigma: float = 0.005, far: float | None = None,
+                 gamma_shape: float = 1000.0) -> np.ndarray:
+    """Depth noise after Mahler et al. (Dex-Net 2.0), applied per image of a (n, H, W) stack.
+
+    Each image is multiplied by a Gamma(``gamma_shape``, 1/``gamma_shape``) factor (mean 1,
+    standard deviation ``gamma_shape ** -0.5``) and gets a Gaussian field of ``sigma`` drawn on a
+    grid 4x coarser than the image, bilinearly upsampled.
+    """
     out = np.empty_like(depth)
     for i, img in enumerate(depth):
         h, w = img.shape
         gh, gw = max(1, h // 4), max(1, w // 4)
         field = rng.normal(0.0, sigma, size=(gh, gw))
         up = zoom(field, (h / gh, w / gw), order=1, mode="nearest")[:h, :w]
-        out[i] = img * rng.gamma(1000.0, 1.0 / 1000.0) + up
+        out[i] = img * rng.gamma(gamma_shape, 1.0 / gamma_shape) + up
     if far is not None:
         np.clip(out, 0.0, far, out=out)
     return out.astype(np.float32)
