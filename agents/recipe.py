@@ -18,6 +18,10 @@ Steps (every dataset through the one generator, :mod:`grasp_envs.dataset`; see d
 5. **Evaluate** Random, Centroid, Planner and Full on ``episodes`` seeded test-split scenes
    (:func:`agents.evaluation.evaluate_agents`) and write ``OUT/results.json`` with the timings of
    every step and the expected figures beside the measured ones.
+
+``--randomization '{"finger_friction": [0.5, 1.2], ...}'`` labels every dataset with the env's
+domain randomisation on (:mod:`grasp_envs.envs.randomization`, docs/randomization.md); the datasets
+record it in their physics identity.
 """
 
 from __future__ import annotations
@@ -74,12 +78,36 @@ class RecipeArgs:
     """torch CPU threads"""
     seed: int = 0
     """base seed (datasets use seed, seed+1, ...: their objects never repeat)"""
+    randomization: str = ""
+    """domain randomisation of the labelling env as JSON (RandomizationConfig fields, docs/randomization.md),
+    e.g. '{"finger_friction": [0.5, 1.2], "part_density": [0.5, 2]}'; empty: none.  The final evaluation
+    runs on the nominal env"""
 
     def __post_init__(self) -> None:
         if self.objects < 1 or self.attempts < 1 or self.episodes < 1:
             raise ValueError("objects, attempts and episodes must be positive")
         if self.rounds < 0 or (self.rounds and self.round_objects < 1):
             raise ValueError(f"rounds must be >= 0 and round_objects positive, got {self.rounds}, {self.round_objects}")
+        self.randomization_config()  # a bad --randomization fails before any labelling
+
+    def randomization_config(self) -> dict:
+        """``--randomization`` as the env keyword's dict (``{}`` when empty), validated."""
+        from grasp_envs.envs.randomization import RandomizationConfig
+
+        if not self.randomization.strip():
+            return {}
+        try:
+            value = json.loads(self.randomization)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"--randomization is not valid JSON ({exc.msg} at column {exc.colno}); pass an object "
+                             "such as '{\"finger_friction\": [0.5, 1.2]}'") from None
+        if not isinstance(value, dict):
+            raise ValueError(f"--randomization must be a JSON object such as '{{\"finger_friction\": [0.5, 1.2]}}', "
+                             f"got {type(value).__name__}")
+        try:
+            return RandomizationConfig.from_any(value).to_dict()
+        except ValueError as exc:
+            raise ValueError(f"--randomization: {exc}") from None
 
 
 def _label(out: Path, args: RecipeArgs, num_objects: int, attempts: int, seed: int, planner: str = "") -> dict:
@@ -88,6 +116,9 @@ def _label(out: Path, args: RecipeArgs, num_objects: int, attempts: int, seed: i
     kw = {}
     if planner:
         kw = {"proposer": "agents.proposals:PlannerProposals", "proposer_kwargs": {"checkpoint": planner}}
+    randomization = args.randomization_config()
+    if randomization:
+        kw["env_kwargs"] = {"randomization": randomization}
     config = GenerateConfig(env_id=args.env_id, num_objects=num_objects, attempts=attempts, seed=seed,
                             scenes_per_shard=25, **kw)
     summary = generate(config, out, workers=args.workers, resume=(out / "manifest.json").exists())
