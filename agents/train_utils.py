@@ -103,7 +103,8 @@ def add_dataclass_args(p: argparse.ArgumentParser, cls) -> None:
     docs = field_docs(cls)
     for f in dataclasses.fields(cls):
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
-        kw = {"default": default, "help": f"{docs.get(f.name, '')} (default: {default})"}
+        text = f"{docs.get(f.name, '')} (default: {default})".replace("%", "%%")  # argparse formats help with %
+        kw = {"default": default, "help": text}
         if isinstance(default, bool):
             kw["type"] = lambda s: s.lower() in ("1", "true", "yes")
             kw["metavar"] = "true|false"

@@ -155,3 +155,13 @@ def test_one_command_recipe_end_to_end(tmp_path):
     assert summary["planner"].endswith("round1/planner")
     load_checkpoint(tmp_path / "run" / "round1" / "planner", kind="planner")
     load_checkpoint(tmp_path / "run" / "evaluator", kind="evaluator")
+
+
+@pytest.mark.parametrize("module", ["agents.train_planner", "agents.train_evaluator", "agents.recipe"])
+def test_training_scripts_print_their_help(module):
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "--seed" in out.stdout and "5%" in out.stdout or module == "agents.recipe"
