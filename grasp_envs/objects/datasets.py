@@ -285,7 +285,13 @@ SCANNED_OBJECTS: tuple[ScannedObject, ...] = (
 #: graspable from above: they land, more often than not, where no reachable width fits the 10 cm
 #: opening.  Computed from the pinned meshes; ``tests/test_graspability.py`` recomputes it (slow).
 YCB_TOP_NOT_GRASPABLE = frozenset({"003_cracker_box", "029_plate"})
-SCANNED_TOP_NOT_GRASPABLE = frozenset()
+SCANNED_TOP_NOT_GRASPABLE = frozenset({
+    "Crunch_Girl_Scouts_Candy_Bars_Peanut_Butter_Creme_78_oz_box", "Google_Cardboard_Original_package",
+    "LEGO_Bricks_More_Creative_Suitcase", "Lego_Friends_Advent_Calendar",
+    "Nestl_Crunch_Girl_Scouts_Cookie_Flavors_Caramel_Coconut_78_oz_box",
+    "ReadytoUse_Rolled_Fondant_Pure_White_24_oz_box", "Sony_Acid_Music_Studio",
+    "VANS_FIRE_ROASTED_VEGGIE_CRACKERS_GLUTEN_FREE",
+})
 _TOP_NOT_GRASPABLE = {"ycb": YCB_TOP_NOT_GRASPABLE, "scanned": SCANNED_TOP_NOT_GRASPABLE}
 
 
