@@ -13,7 +13,8 @@ object's **resting poses** and the **widths reachable from above** instead:
    the fingers descend from above to a fingertip height ``z``: everything of the object in the
    slab above ``z`` must fit between them, so the opening they need is the extent along the
    closing axis of those points.  A grasp at ``z`` is **reachable** when that opening is below
-   :attr:`TopGraspConfig.opening`, the fingertips stay above the table (``min_tip_height``), the
+   the opening less a clearance (:attr:`TopGraspConfig.opening` - ``clearance``: 9 cm of the
+   gripper's 10), the fingertips stay above the table (``min_tip_height``), the
    palm does not reach the object (``z`` at most ``finger_length`` below the slab's top), and
    both contacts are inside the friction cone: over ``taper_height`` above each contact the
    surface moves inwards by at most ``friction`` times that height (a sphere pinched above
@@ -47,6 +48,10 @@ class TopGraspConfig:
 
     Attributes:
         opening: Widest opening between the fingers' inner faces (m).
+        clearance: What the open fingers must clear the object by, in all (m): a grasp needs an
+            opening under ``opening - clearance``.  The fingers descend around the object at a
+            position the grid resolves to about a centimetre; a 9.9 cm ball in a 10 cm opening is
+            out of reach in practice.
         finger_width: Finger width across the closing axis (m): the slab a grasp holds.
         finger_length: How far the fingers reach below the palm (m).
         friction: Slope of the friction cone the contacts must lie in: the fingers' and objects'
@@ -65,6 +70,7 @@ class TopGraspConfig:
     """
 
     opening: float = FETCH_OPENING
+    clearance: float = 0.01
     finger_width: float = FETCH_FINGER_WIDTH
     finger_length: float = FETCH_FINGER_LENGTH
     friction: float = 0.8
@@ -85,6 +91,8 @@ class TopGraspConfig:
                 raise ValueError(f"TopGraspConfig.{name} must be positive, got {getattr(self, name)}")
         if self.min_tip_height < 0:
             raise ValueError(f"TopGraspConfig.min_tip_height must be >= 0, got {self.min_tip_height}")
+        if not 0 <= self.clearance < self.opening:
+            raise ValueError(f"TopGraspConfig.clearance must lie in [0, opening), got {self.clearance}")
         if not 0 <= self.min_probability <= 1:
             raise ValueError(f"TopGraspConfig.min_probability must lie in [0, 1], got {self.min_probability}")
         for name in ("yaw_steps", "max_poses"):
@@ -203,7 +211,7 @@ def pose_min_width(points: np.ndarray, config: TopGraspConfig = TopGraspConfig()
         # Fingertips at least min_depth below the top, or as low as they go (a thin, flat object).
         valid = ((bins >= np.maximum(first_tip, top - reach)[:, None])
                  & ((bins <= (top - depth)[:, None]) | (bins == first_tip))
-                 & np.isfinite(width) & (width < min(cfg.opening, best)))
+                 & np.isfinite(width) & (width < min(cfg.opening - cfg.clearance, best)))
         for slab, tip in sorted(zip(*np.nonzero(valid)), key=lambda st: width[st]):
             if _holds(hi[slab], hi_c[slab], tip, taper, h, centres, cfg.friction) and \
                     _holds(-lo[slab], -lo_c[slab], tip, taper, h, centres, cfg.friction):
