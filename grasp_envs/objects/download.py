@@ -67,6 +67,7 @@ from grasp_envs.objects.mesh_import import (
     geometry_sha256,
     load_mesh,
 )
+from grasp_envs.objects.graspability import TopGraspConfig
 from grasp_envs.workers import worker_init
 
 CHUNK = 1 << 16
@@ -356,9 +357,10 @@ def download_dataset(name: str, *, root: str | Path | None = None, mirror: str |
     t1 = time.perf_counter()
     cache = str(decomposition_cache_dir(base))
 
-    def needs_facts(s: DataSource) -> bool:
+    def needs_facts(s: DataSource) -> bool:  # unpinned, and new, changed, or judged by another rule
         e = old.get(s.object_id, {})
-        return not s.pinned and not (e.get("geometry_sha256") == digests[s.object_id] and "top_grasp" in e)
+        return not s.pinned and not (e.get("geometry_sha256") == digests[s.object_id]
+                                     and e.get("top_grasp", {}).get("config") == TopGraspConfig().to_dict())
 
     jobs = [(str(meshes[s.object_id]), cache, config, needs_facts(s)) for s in sources]
     if workers > 1 and len(jobs) > 1:

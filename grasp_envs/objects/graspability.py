@@ -136,6 +136,7 @@ class Graspability:
             "rule": "resting poses, top-down widths",
             "graspable": self.graspable,
             "graspable_probability": round(self.graspable_probability, 4),
+            "config": self.config.to_dict(),
             "poses": [{"probability": round(p.probability, 4), "height": round(p.height, 4),
                        "width": None if not p.graspable else round(p.min_width, 4)} for p in self.poses],
         }
