@@ -286,3 +286,13 @@ def test_finger_friction_changes_outcomes():
         sim = GraspSimulator(obj, finger_friction=mu)
         lifted[mu] = int(sim.attempt(GraspGrid(4).decode(actions, sim.object_bounds)).success.sum())
     assert lifted[0.1] < lifted[None] < lifted[2.0], lifted
+
+
+def test_warp_labelling_refuses_contact_friction_it_cannot_batch():
+    from grasp_envs.dataset import GenerateConfig
+
+    with pytest.raises(ValueError, match="not supported by --backend warp.*--backend local"):
+        GenerateConfig(env_id=ENV_ID, num_objects=1, attempts=1, engine="warp",
+                       env_kwargs={"randomization": {"finger_friction": [0.5, 1.0]}})
+    GenerateConfig(env_id=ENV_ID, num_objects=1, attempts=1, engine="warp",
+                   env_kwargs={"randomization": {"object_friction": [0.5, 1.0], "part_density": [0.5, 2.0]}})

@@ -141,6 +141,13 @@ class GenerateConfig:
             json.dumps(self.env_kwargs)
         except TypeError as exc:
             raise ValueError(f"env_kwargs must be JSON-serialisable ({exc})") from exc
+        rnd = self.env_kwargs.get("randomization")
+        if self.engine == "warp" and isinstance(rnd, dict) and any(rnd.get(k) for k in ("finger_friction", "table_friction")):
+            # The Warp backend batches several objects in one device model whose contact
+            # priorities (what makes a finger's or the table's friction rule its contacts) are shared.
+            raise ValueError("randomization finger_friction/table_friction is not supported by --backend warp "
+                             "(contact priorities cannot differ between its batched objects); label with "
+                             "--backend local or ray, or randomise object_friction instead")
         if self.env_id not in gym.registry:
             raise ValueError(f"environment {self.env_id!r} is not registered; registered: "
                              f"{sorted(k for k in gym.registry if k.startswith(NAMESPACE + '/'))}")
