@@ -14,7 +14,8 @@ with that randomisation, seeing only its :class:`~grasp_envs.envs.interface.Agen
 nominal observation config: under camera randomisation the agent believes the nominal
 calibration.  Success intervals are Wilson 95% clustered by object
 (:func:`benchmarks.evaluate.summarize`); the ratio column is success over the nominal row's.
-``--out`` writes every episode record.
+``--out`` writes every episode record.  ``--figure PNG`` instead draws one scene's observed depth
+with each observation knob at its widest level (the picture in docs/randomization.md).
 """
 
 from __future__ import annotations
@@ -72,6 +73,38 @@ def _format(value) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
+#: Knobs whose effect the observation shows (``--figure``).
+FIGURE_KNOBS = ["camera_position", "camera_tilt", "camera_fovy", "depth_noise", "bbox_noise", "object_scale"]
+
+
+def figure(task: BenchmarkTask, path: str, scene_index: int = 0) -> Path:
+    """One scene's depth observation, nominal and with each of :data:`FIGURE_KNOBS` at level 3."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    scene = task.seed_scenes(task.seeds[0], task.verify())[scene_index]
+    panels = [("nominal", RandomizationConfig())] + [
+        (f"{k} {_format(LEVELS[k][-1])}", level_config(k, len(LEVELS[k]))) for k in FIGURE_KNOBS]
+    fig, axes = plt.subplots(1, len(panels), figsize=(2.2 * len(panels), 2.6))
+    for ax, (title, config) in zip(axes, panels):
+        env = randomized_task(task, config).make_env()
+        obs, _ = env.reset(seed=scene.reset_seed, options={"object_seed": scene.object_seed})
+        env.close()
+        ax.imshow(obs["depth"][0], cmap="viridis_r", vmin=0.55, vmax=0.72)
+        ax.set_title(title, fontsize=8)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle(f"{task.name} scene {scene_index}: the observed depth (m) under each knob at its widest level", fontsize=9)
+    fig.tight_layout()
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--task", default="random-4d-test-v2")
@@ -83,8 +116,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--evaluator", default="", help="evaluator checkpoint stem (default: shipped)")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     p.add_argument("--out", default="", help="write every episode record and the table as JSON")
+    p.add_argument("--figure", default="", help="draw one scene's depth under each observation knob to this PNG and exit")
     p.add_argument("--no-progress", action="store_true")
     args = p.parse_args(argv)
+    if args.figure:
+        print(f"wrote {figure(get_task(args.task), args.figure)}")
+        return 0
     import torch
     from tqdm import tqdm
 

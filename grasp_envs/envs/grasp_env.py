@@ -38,6 +38,11 @@ class GraspEnv(gym.Env):
     Subclasses say where objects come from by implementing :meth:`object_seed_range` and
     :meth:`make_object`; everything else (spaces, physics, observation, info) lives here.
     See :class:`grasp_envs.envs.random_objects.GraspRandomEnv` for the documented sections.
+
+    Every subclass takes ``randomization`` (a
+    :class:`~grasp_envs.envs.randomization.RandomizationConfig` or a dict of its fields): domain
+    randomisation of friction, density, scale, the cameras and the sensing noise, drawn per reset;
+    all off by default (docs/randomization.md).
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 4}
