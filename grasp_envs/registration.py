@@ -21,6 +21,8 @@ _SIM_FAMILIES: dict[str, tuple[str, dict]] = {
     "GraspScanned6D": ("grasp_envs.envs.object_sets:GraspScannedEnv", {"dims": 6}),
     "GraspMeshes4D": ("grasp_envs.envs.object_sets:GraspMeshesEnv", {"dims": 4}),
     "GraspMeshes6D": ("grasp_envs.envs.object_sets:GraspMeshesEnv", {"dims": 6}),
+    "GraspClutter4D": ("grasp_envs.envs.clutter:GraspClutterEnv", {"dims": 4}),
+    "GraspClutter6D": ("grasp_envs.envs.clutter:GraspClutterEnv", {"dims": 6}),
 }
 #: Physics versions published as environment ids (``-v0`` is the development physics).
 PUBLISHED_PHYSICS = (0, 1)

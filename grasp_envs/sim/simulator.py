@@ -433,11 +433,8 @@ class GraspSimulator:
         ctrl[:, :, 5:9] = quat[:, None, :]
         return ctrl
 
-    def simulate(self, poses: GraspPoses) -> GraspOutcome:
-        """Execute grasps in physics regardless of rejection (use :meth:`attempt` normally)."""
-        n = len(poses)
-        if n == 0:
-            return GraspOutcome(np.zeros(0, np.int8), np.zeros(0, bool), np.zeros(0), np.zeros((0, 7)))
+    def _run(self, poses: GraspPoses) -> tuple[np.ndarray, np.ndarray]:
+        """Roll out grasps from the rest state: final full-physics states and sensor data, (n, ...)."""
         quat = mat_to_quat(poses.rotation)
         init = self._initial_states(poses, quat)
         ctrl = self._controls(poses, quat)
@@ -451,12 +448,19 @@ class GraspSimulator:
             for w in d.warning:
                 w.number = 0
         self.warning_count += warnings
-        final = state[:, -1, :]
+        return state[:, -1, :], sensordata[:, -1, :]
+
+    def simulate(self, poses: GraspPoses) -> GraspOutcome:
+        """Execute grasps in physics regardless of rejection (use :meth:`attempt` normally)."""
+        n = len(poses)
+        if n == 0:
+            return GraspOutcome(np.zeros(0, np.int8), np.zeros(0, bool), np.zeros(0), np.zeros((0, 7)))
+        final, sensordata = self._run(poses)
         qpos_off = 1  # FULLPHYSICS state starts with time, then qpos
         obj_qpos = final[:, qpos_off + self._obj_qadr : qpos_off + self._obj_qadr + 7]
         cfg = self.config
-        z = sensordata[:, -1, self._sensor_obj + 2]
-        speed = np.linalg.norm(sensordata[:, -1, self._sensor_vel : self._sensor_vel + 3], axis=1)
+        z = sensordata[:, self._sensor_obj + 2]
+        speed = np.linalg.norm(sensordata[:, self._sensor_vel : self._sensor_vel + 3], axis=1)
         finite = np.all(np.isfinite(final), axis=1)
         lift = np.where(finite, z - self.object_qpos[2], 0.0)
         # Held: risen with the gripper, not above it, and still (the gripper is holding still).

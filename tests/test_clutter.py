@@ -1,0 +1,141 @@
+"""Clutter: the pile simulator's rejection and success rules, and the GraspClutter envs."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+import grasp_envs  # noqa: F401  (registers the ids)
+from grasp_envs.grid import GraspPoses, rot_z
+from grasp_envs.objects import GraspObject
+from grasp_envs.sim import Rejection, SimConfig
+from grasp_envs.sim.clutter import ClutterSimulator
+
+CONFIG = SimConfig()
+
+
+def box(name: str, size, mass: float = 0.08) -> GraspObject:
+    hx, hy, hz = np.asarray(size, float) / 2
+    v = np.array([[x, y, z] for x in (-hx, hx) for y in (-hy, hy) for z in (-hz, hz)])
+    return GraspObject(name=name, parts=(v,), mass=mass, friction=1.0, source="test")
+
+
+@pytest.fixture(scope="module")
+def two_boxes() -> ClutterSimulator:
+    """A 4 cm cube at x = -0.1 m and a 4 x 4 x 16 cm tower at x = +0.1 m, both upright."""
+    objs = [box("cube", (0.04, 0.04, 0.04)), box("tower", (0.04, 0.04, 0.16))]
+    return ClutterSimulator(objs, CONFIG, orientations=np.tile(np.eye(3), (2, 1, 1)),
+                            positions=np.array([[-0.1, 0.0], [0.1, 0.0]]))
+
+
+def poses(points, yaw=0.0) -> GraspPoses:
+    p = np.atleast_2d(np.asarray(points, float))
+    return GraspPoses(p, np.repeat(rot_z(np.array([yaw]))[0][None], len(p), axis=0))
+
+
+def test_the_pile_settles_where_it_was_dropped(two_boxes):
+    sim = two_boxes
+    np.testing.assert_allclose(sim.object_qpos[:, :2], [[-0.1, 0.0], [0.1, 0.0]], atol=2e-3)
+    np.testing.assert_allclose(sim.object_qpos[:, 2], [0.02, 0.08], atol=3e-3)
+    np.testing.assert_allclose(sim.object_bounds[0], [-0.12, -0.02, 0.0], atol=3e-3)
+    np.testing.assert_allclose(sim.object_bounds[1], [0.12, 0.02, 0.16], atol=3e-3)
+
+
+def test_rejection_reasons_on_two_boxes(two_boxes):
+    sim = two_boxes
+    grasps = poses([
+        [-0.1, 0.0, 0.005],  # fingertips 1 cm into the table beside the cube
+        [0.1, 0.0, 0.10],    # the palm (4.5 cm above the TCP) 1.5 cm down into the 16 cm tower
+        [0.0, 0.0, 0.03],    # between the boxes: the closing fingers sweep through neither
+        [-0.1, 0.0, 0.02],   # around the cube at mid-height: simulated
+    ])
+    reasons = [Rejection(int(r)) for r in sim.reject(grasps)]
+    assert reasons == [Rejection.PENETRATES_TABLE, Rejection.PENETRATES_OBJECT, Rejection.CLOSES_ON_AIR,
+                       Rejection.NONE]
+
+
+@pytest.mark.parametrize("plank_bottom, blocked", [(0.15, True), (0.25, False)])
+def test_blocked_approach_by_another_object(plank_bottom, blocked):
+    """A plank held over the cube: the open gripper's way down (10 cm above its palm) passes through it or not."""
+    cube, plank = box("cube", (0.04, 0.04, 0.04)), box("plank", (0.30, 0.10, 0.02))
+    sim = ClutterSimulator([cube, plank], CONFIG, orientations=np.tile(np.eye(3), (2, 1, 1)),
+                           positions=np.array([[0.0, 0.0], [0.3, 0.0]]))
+    # the probe only needs the poses: put the plank in the air over the cube (palm top at 0.105 m)
+    sim.set_rest_pose(np.array([[0, 0, 0.02, 1, 0, 0, 0], [0, 0, plank_bottom + 0.01, 1, 0, 0, 0]]))
+    got = Rejection(int(sim.reject(poses([0.0, 0.0, 0.02]))[0]))
+    assert got == (Rejection.BLOCKED_APPROACH if blocked else Rejection.NONE)
+
+
+def test_lifting_one_of_two_objects_is_success(two_boxes):
+    sim = two_boxes
+    out = sim.attempt(poses([[-0.1, 0.0, 0.02], [0.0, 0.0, 0.03]], np.pi / 2))
+    assert out.success.tolist() == [True, False]
+    assert out.lifted_object.tolist() == [0, -1]
+    assert out.rejection.tolist() == [0, int(Rejection.CLOSES_ON_AIR)]
+    assert out.lift[0] >= CONFIG.success_height
+    # the cube went up, the tower stayed
+    assert out.final_object_qpos.shape == (2, 2, 7)
+    np.testing.assert_allclose(out.final_object_qpos[0, 1, :3], sim.object_qpos[1, :3], atol=2e-3)
+    assert out.final_object_qpos[0, 0, 2] > 0.25
+
+
+ENV = "grasp_envs/GraspClutter4D-v1"
+SMALL = dict(n_objects=[2, 3])
+
+
+def test_seeded_determinism():
+    a = gym.make(ENV, **SMALL)
+    b = gym.make(ENV, **SMALL)
+    oa, ia = a.reset(seed=5)
+    ob, ib = b.reset(seed=5)
+    assert ia["object_seeds"] == ib["object_seeds"] and 2 <= ia["n_objects"] <= 3
+    np.testing.assert_array_equal(oa["depth"], ob["depth"])
+    np.testing.assert_array_equal(oa["bbox"], ob["bbox"])
+    action = np.array([10, 10, 5, 3])
+    ra, rb = a.step(action), b.step(action)
+    assert ra[1:4] == rb[1:4] and ra[4]["outcome"] == rb[4]["outcome"] and ra[4]["lift_height"] == rb[4]["lift_height"]
+    # the scene seed alone fixes the objects; the episode seed their drop
+    _, ic = a.reset(seed=6, options={"object_seed": ia["object_seed"]})
+    assert ic["object_seeds"] == ia["object_seeds"]
+    assert not np.allclose(ic["objects_bounds"], ia["objects_bounds"])
+
+
+def test_check_env_and_spaces():
+    from gymnasium.utils.env_checker import check_env
+
+    env = gym.make(ENV, n_objects=2)
+    check_env(env.unwrapped, skip_render_check=True)
+    obs, info = env.reset(seed=1)
+    assert obs["depth"].shape == (1, 64, 64) and info["n_objects"] == 2
+    assert env.unwrapped.obs_config.fovy == 50.0
+    assert gym.make("grasp_envs/GraspClutter6D-v1", n_objects=2).action_space.shape == (6,)
+
+
+def test_the_pile_box_is_what_the_grid_and_observation_use():
+    env = gym.make(ENV, **SMALL)
+    obs, info = env.reset(seed=3)
+    boxes = info["objects_bounds"]
+    np.testing.assert_allclose(info["object_bounds"], [boxes[:, 0].min(axis=0), boxes[:, 1].max(axis=0)])
+    np.testing.assert_allclose(obs["bbox"], info["object_bounds"].ravel(), atol=1e-6)
+    p = env.unwrapped.decode(np.array([19, 19, 19, 0])).position[0]
+    np.testing.assert_allclose(p, info["object_bounds"][1])
+
+
+def test_bad_arguments_are_clear_errors():
+    with pytest.raises(ValueError, match=r"n_objects must satisfy"):
+        gym.make(ENV, n_objects=[3, 12])
+    with pytest.raises(ValueError, match=r"n_objects must be an int or a \[low, high\] pair"):
+        gym.make(ENV, n_objects="many")
+    with pytest.raises(ValueError, match="privileged"):
+        gym.make(ENV, observation={"mode": "privileged"})
+    with pytest.raises(ValueError, match="a pile holds 1 to 10 objects"):
+        ClutterSimulator([], CONFIG)
+
+
+def test_identity_names_the_clutter_settings():
+    a = gym.make(ENV).unwrapped
+    b = gym.make(ENV, n_objects=[2, 4]).unwrapped
+    assert a.physics_identity()["objects"]["clutter"]["n_objects"] == [2, 10]
+    assert a.physics_digest != b.physics_digest
+    assert a.physics_identity()["physics_version"] == 1
