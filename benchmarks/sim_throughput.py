@@ -128,9 +128,8 @@ def bench_env_steps(episodes: int, seed: int) -> float:
     return episodes / (time.perf_counter() - t)
 
 
-def bench_kuka(episodes: int, seed: int) -> float | None:
-    """Attempted grasps per second of pybullet's KukaDiverseObjectEnv (None if unavailable)."""
-    import random
+def kuka_diverse_object_env():
+    """pybullet's ``KukaDiverseObjectEnv`` class, or ``None`` where pybullet is not installed."""
     import sys
 
     import gymnasium
@@ -160,6 +159,16 @@ def bench_kuka(episodes: int, seed: int) -> float | None:
     try:
         from pybullet_envs.bullet.kuka_diverse_object_gym_env import KukaDiverseObjectEnv  # type: ignore
     except ImportError:
+        return None
+    return KukaDiverseObjectEnv
+
+
+def bench_kuka(episodes: int, seed: int) -> float | None:
+    """Attempted grasps per second of pybullet's KukaDiverseObjectEnv (None if unavailable)."""
+    import random
+
+    KukaDiverseObjectEnv = kuka_diverse_object_env()
+    if KukaDiverseObjectEnv is None:
         return None
     random.seed(seed)  # the Kuka env draws its objects from Python's global random
     env = KukaDiverseObjectEnv(renders=False, isDiscrete=False, removeHeightHack=False, maxSteps=20)
