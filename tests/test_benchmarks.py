@@ -136,7 +136,7 @@ def test_small_object_sets_are_used_round_robin():
 def test_editing_a_frozen_task_is_refused():
     task = get_task("random-4d-test-v0")
     edited = dataclasses.replace(task, scene_entropy=task.scene_entropy + 1)
-    with pytest.raises(TaskChangedError, match=r"define 'random-4d-test-v2' instead"):
+    with pytest.raises(TaskChangedError, match=r"define 'random-4d-test-v3' instead"):
         edited.verify()
     with pytest.raises(TaskChangedError, match="objects changed"):
         task.check_object_checksum(["0" * 64] * 300)
@@ -298,11 +298,12 @@ class RandomProposer:
 
 @pytest.fixture
 def tiny_random_test(monkeypatch):
-    """random-4d-test-v1 (the newest version, which the paper's tables use) shrunk to 2 scenes x 1 seed
+    """random-4d-test-v2 (the newest version, which the paper's tables use) shrunk to 2 scenes x 1 seed
     (not frozen), so real results stay cheap."""
     import benchmarks.tasks as bt
 
-    task = tiny_task(name="random-4d-test-v1", n_scenes=2, seeds=(0,), per_seed_resets=True)
+    task = tiny_task(name="random-4d-test-v2", env_id="grasp_envs/GraspRandom4D-v1", n_scenes=2, seeds=(0,),
+                     per_seed_resets=True)
     monkeypatch.setitem(bt.TASKS, task.name, task)
     return task
 
@@ -324,11 +325,11 @@ def test_fig6_table_from_validated_results(tiny_random_test, tmp_path):
     assert f"{s['seed_mean']:.2f} &plusmn; 0.00" in row and "(0.11)" in row
     centroid = next(line for line in table.splitlines() if line.startswith("| Centroid |"))
     assert centroid.split(" | ")[4].startswith("-")  # the train_objects-tagged run is not a Fig. 6 cell
-    assert "grasp-envs evaluate --agent centroid --task random-4d-test-v1" in table
+    assert "grasp-envs evaluate --agent centroid --task random-4d-test-v2" in table
     out = tmp_path / "out"
     out.mkdir()
     written = paper.write_fig9(results, out)
-    assert [p.name for p in written] == ["fig9.md", "fig9.png"] and "| random | random-4d-test-v1 | 10 |" in written[0].read_text()
+    assert [p.name for p in written] == ["fig9.md", "fig9.png"] and "| random | random-4d-test-v2 | 10 |" in written[0].read_text()
 
 
 def test_fig8_curve_from_simulated_proposals(tmp_path, monkeypatch):
