@@ -284,7 +284,7 @@ SCANNED_OBJECTS: tuple[ScannedObject, ...] = (
 #: with the default :class:`~grasp_envs.objects.graspability.TopGraspConfig`) finds **not**
 #: graspable from above: they land, more often than not, where no reachable width fits the 10 cm
 #: opening.  Computed from the pinned meshes; ``tests/test_graspability.py`` recomputes it (slow).
-YCB_TOP_NOT_GRASPABLE = frozenset({"003_cracker_box", "029_plate"})
+YCB_TOP_NOT_GRASPABLE = frozenset({"003_cracker_box", "029_plate", "053_mini_soccer_ball"})
 SCANNED_TOP_NOT_GRASPABLE = frozenset({
     "Crunch_Girl_Scouts_Candy_Bars_Peanut_Butter_Creme_78_oz_box", "Google_Cardboard_Original_package",
     "LEGO_Bricks_More_Creative_Suitcase", "Lego_Friends_Advent_Calendar",
