@@ -88,8 +88,7 @@ class GraspEnv(gym.Env):
         self._attempt = 0
         self._last_pose: GraspPoses | None = None
         self._last_obs: dict[str, np.ndarray] | None = None
-        #: The box the agent sees and the grid is relative to (the object's, with ``bbox_noise``).
-        self._bounds: np.ndarray | None = None
+        self._box_offset = np.zeros((2, 3))
         self._renderer = None
 
     def _check_randomization(self) -> None:
@@ -191,6 +190,16 @@ class GraspEnv(gym.Env):
         # Otherwise nothing in the scene moved (a rejected grasp never touches it, and the
         # simulator's rest state is untouched by the rollouts): the observation is the last one.
         return self._copy_obs(), reward, terminated, truncated, info
+
+    @property
+    def _bounds(self) -> np.ndarray:
+        """The box the agent sees and the grid is relative to: the object's plus the box noise
+        drawn when the scene last changed (none without ``bbox_noise``)."""
+        return self.simulator.object_bounds + self._box_offset
+
+    @_bounds.setter
+    def _bounds(self, box: np.ndarray) -> None:
+        self._box_offset = np.asarray(box, dtype=np.float64) - self.simulator.object_bounds
 
     def _copy_obs(self) -> dict[str, np.ndarray]:
         return {k: v.copy() for k, v in self._last_obs.items()}
