@@ -98,10 +98,10 @@ def main(argv: list[str] | None = None) -> int:
         rows = [json.loads(line) for line in args.report.read_text().splitlines() if line.strip()]
         print(summarise(rows))
         return 0
-    from grasp_envs.sim.warp_backend import WarpUnavailableError, import_warp
+    from grasp_envs.sim.warp_backend import WarpUnavailableError, quiet_warp
 
     try:
-        import_warp()
+        quiet_warp()
     except WarpUnavailableError as exc:
         ap.error(str(exc))
     print(f"host: {platform.processor() or platform.machine()}; C engine single-threaded")

@@ -64,13 +64,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
 
-    from grasp_envs.sim.warp_backend import DEFAULT_NWORLD, WarpGraspBackend, WarpUnavailableError, import_warp
+    from grasp_envs.sim.warp_backend import (DEFAULT_NWORLD, WarpGraspBackend, WarpUnavailableError, import_warp,
+                                             quiet_warp)
 
     try:
         wp, _ = import_warp()
     except WarpUnavailableError as exc:
         ap.error(str(exc))
-    wp.config.quiet = True
+    quiet_warp()
     device = wp.get_device(args.device)
     nworld = args.nworld or DEFAULT_NWORLD["cuda" if device.is_cuda else "cpu"]
     n_grasps = args.grasps or 4 * nworld

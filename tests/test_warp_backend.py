@@ -30,9 +30,9 @@ def sim() -> GraspSimulator:
 def warp_cpu():
     pytest.importorskip("warp", reason="warp-lang is not installed: pip install 'grasp-envs[warp]'")
     pytest.importorskip("mujoco_warp", reason="mujoco-warp is not installed: pip install 'grasp-envs[warp]'")
-    import warp as wp
+    from grasp_envs.sim.warp_backend import quiet_warp
 
-    wp.config.quiet = True
+    quiet_warp()
     return "cpu"
 
 
@@ -227,3 +227,14 @@ def test_agreement_script_runs_both_engines(tmp_path, warp_cpu, capsys):
     row = json.loads(out.read_text())
     assert row["n"] == 2 and len(row["c_success"]) == len(row["warp_success"]) == 2 and row["device"] == "cpu"
     assert "agreement with the C engine" in capsys.readouterr().out
+
+
+def test_cli_without_warp_names_the_extra(tmp_path, monkeypatch, capsys):
+    pytest.importorskip("pyarrow", reason="grasp_envs.dataset needs pyarrow (pip install 'grasp-envs[data]')")
+    from grasp_envs.cli import main
+
+    monkeypatch.setitem(sys.modules, "mujoco_warp", None)
+    rc = main(["generate", "--num-objects", "1", "--attempts", "4", "--out", str(tmp_path / "d"), "--backend", "warp"])
+    err = capsys.readouterr().err
+    assert rc != 0 and "pip install 'grasp-envs[warp]'" in err and "Traceback" not in err
+    assert not (tmp_path / "d").exists()

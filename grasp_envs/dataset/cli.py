@@ -101,9 +101,9 @@ def run_generate(args: argparse.Namespace) -> int:
 
     config = config_from_args(args)
     if args.backend == "warp":
-        from grasp_envs.sim.warp_backend import import_warp
+        from grasp_envs.sim.warp_backend import quiet_warp
 
-        import_warp()[0].config.quiet = True  # no line per kernel module loaded
+        quiet_warp()
     summary = generate(config, args.out, workers=args.workers, backend=args.backend, resume=args.resume,
                        ray_address=args.ray_address, progress=not args.no_progress, device=args.warp_device)
     print(summary.format())

@@ -47,6 +47,10 @@ INSTALL_HINT = "pip install 'grasp-envs[warp]'"
 DEFAULT_NWORLD = {"cuda": 8192, "cpu": 8}
 
 
+#: Shared models of several objects hold a multiple of this many part geoms (see _shared_model).
+PART_SLOTS = 32
+
+
 class WarpUnavailableError(ImportError):
     """``warp-lang`` / ``mujoco-warp`` are not installed (the message says how to install them)."""
 
@@ -61,6 +65,12 @@ def import_warp():
             f"the Warp backend needs warp-lang and mujoco-warp ({exc}); install them with: {INSTALL_HINT}"
         ) from None
     return wp, mjw
+
+
+def quiet_warp() -> None:
+    """No line per kernel module Warp loads or compiles (warnings and errors still print)."""
+    wp, _ = import_warp()
+    wp.config.log_level = wp.LOG_WARNING
 
 
 def warp_available() -> bool:
@@ -187,11 +197,17 @@ class WarpGraspBackend:
 
         Object ``b``'s row of a field is what ``put_model`` makes of the shared model with that
         field set to object ``b``'s own compiled values (its parts' geoms mapped by name; the
-        other objects' parts absent: ``geom_dataid`` -1).  A field that differs between an
-        object's own model and the shared one but cannot be set per world raises.
+        other objects' parts absent: ``geom_dataid`` -1).  Every field mujoco-warp can batch is
+        taken from the object's own model; of the rest, only the sizes and mesh tables that the
+        extra parts change differ (and ``dof_length``, which only sleeping reads; sleeping is off).
+        Objects whose degrees of freedom, actuators or sensors differ are refused.
         """
         mjw, sims = self._mjw, self.sims
         parts = [p for s in sims for p in s.obj.parts]
+        # Pad the part count to a multiple of PART_SLOTS with copies absent from every world: the
+        # device kernels specialised on the number of geoms are then compiled once per size class
+        # rather than once per set of objects.
+        parts += [parts[0]] * (-len(parts) % PART_SLOTS)
         union = build_physics_model(
             GraspObject(name="warp-batch", parts=tuple(parts), mass=float(sum(s.obj.mass for s in sims)),
                         friction=sims[0].obj.friction, source="warp-batch"),
