@@ -31,7 +31,8 @@ from grasp_envs.objects import GraspObject
 from grasp_envs.sim import gripper as G
 from grasp_envs.sim.scene import (PhysicsOptions, add_gripper_sensors_and_view, add_object, add_object_sensors,
                                   add_probe_gripper, add_table, compile_spec, physics_spec)
-from grasp_envs.sim.simulator import GraspOutcome, GraspSimulator, Rejection, SimConfig, SimulationError, mat_to_quat, quat_to_mat
+from grasp_envs.sim.simulator import (GraspOutcome, GraspSimulator, Rejection, SimConfig, SimulationError, mat_to_quat,
+                                      quat_to_mat, settle_bodies)
 
 #: Vertical gap (m) between a dropped object's bottom and what lies under its footprint.
 DROP_GAP = 0.01
@@ -225,41 +226,9 @@ class ClutterSimulator(GraspSimulator):
         """
         m, d, cfg = self.model, self.data, self.config
         k = len(self.objects) if active is None else int(active)
-        held = [(a, d.qpos[a : a + 7].copy(), v) for a, v in zip(self._objs_qadr[k:], self._objs_vadr[k:])]
-        d.qvel[:] = 0
-        d.time = 0.0
-        window = max(1, int(round(REST_WINDOW / cfg.timestep)))
-        n_max = int(round(cfg.settle_time / cfg.timestep))
-        damping_from = int(round(1.0 / cfg.timestep))
-        dofs = np.concatenate([np.arange(a, a + 6) for a in self._objs_vadr[:k]])
-        base_damping = m.dof_damping[dofs].copy()
-        damping = np.repeat([0.5 * o.mass + 0.01 for o in self.objects[:k]], 6)
-        base_impratio = m.opt.impratio
-        # impratio 1 while settling, as for one object (see GraspSimulator._settle).
-        m.opt.impratio = 1.0
-        steps = 0
-        at_rest = False
-        ref = self.objects_qpos()[:k]
-        max_move = cfg.rest_speed * window * cfg.timestep
-        try:
-            while steps < n_max and not at_rest:
-                if steps == damping_from:
-                    m.dof_damping[dofs] = damping
-                mujoco.mj_step(m, d)
-                for a, q, v in held:
-                    d.qpos[a : a + 7] = q
-                    d.qvel[v : v + 6] = 0
-                steps += 1
-                if steps % window == 0:
-                    now = self.objects_qpos()[:k]
-                    moved = np.linalg.norm(now[:, :3] - ref[:, :3], axis=1)
-                    turned = 2 * np.arccos(np.minimum(1.0, np.abs(np.sum(now[:, 3:] * ref[:, 3:], axis=1))))
-                    at_rest = bool(np.all(moved < max_move) and np.all(turned < 10 * max_move))
-                    ref = now
-        finally:
-            m.dof_damping[dofs] = base_damping
-            m.opt.impratio = base_impratio
-        self.settle_steps = steps
+        hold = list(zip(self._objs_qadr[k:], self._objs_vadr[k:]))
+        self.settle_steps, at_rest = settle_bodies(m, d, cfg, self._objs_qadr[:k], self._objs_vadr[:k],
+                                                   [o.mass for o in self.objects[:k]], window=REST_WINDOW, hold=hold)
         if not np.all(np.isfinite(d.qpos)):
             raise SimulationError(f"{self.obj.name}: NaN while settling on the table")
         if not at_rest:

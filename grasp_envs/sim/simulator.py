@@ -176,6 +176,59 @@ def quat_to_mat(q: np.ndarray) -> np.ndarray:
     return m.reshape(3, 3)
 
 
+def settle_bodies(m: mujoco.MjModel, d: mujoco.MjData, cfg: "SimConfig", qpos_adr, dof_adr, masses, *,
+                  window: float = 0.1, hold=()) -> tuple[int, bool]:
+    """Step until the free bodies at ``qpos_adr``/``dof_adr`` are at rest: (steps taken, at rest).
+
+    Velocity damping (``0.5 * mass + 0.01`` per dof) is added after 1 s so rollers stop, and
+    ``impratio`` is 1 while settling.  At rest means: over the last ``window`` seconds every body
+    moved less than ``rest_speed * window`` m and turned less than ten times that in rad.
+    (Judging by pose over a window, not by instantaneous velocity, ignores the sub-millimetre
+    contact chatter of flat objects.)  ``hold`` lists ``(qpos_adr, dof_adr)`` of free bodies kept
+    where they are (zero velocity) throughout.  The model's damping and impratio are restored.
+    """
+    d.qvel[:] = 0
+    d.time = 0.0
+    steps_per_window = max(1, int(round(window / cfg.timestep)))
+    n_max = int(round(cfg.settle_time / cfg.timestep))
+    damping_from = int(round(1.0 / cfg.timestep))
+    dofs = [slice(v, v + 6) for v in dof_adr]
+    qs = [slice(a, a + 7) for a in qpos_adr]
+    held = [(slice(a, a + 7), d.qpos[a : a + 7].copy(), slice(v, v + 6)) for a, v in hold]
+    base_damping = [m.dof_damping[s].copy() for s in dofs]
+    base_impratio = m.opt.impratio
+    # Settling uses impratio 1: a light, irregular object tumbling onto the table with stiff
+    # friction (impratio 10) gains energy from contact and can fly off (measured).
+    m.opt.impratio = 1.0
+    steps = 0
+    at_rest = False
+    refs = [d.qpos[q].copy() for q in qs]
+    max_move = cfg.rest_speed * steps_per_window * cfg.timestep
+    try:
+        while steps < n_max and not at_rest:
+            if steps == damping_from:
+                for s, mass in zip(dofs, masses):
+                    m.dof_damping[s] = 0.5 * mass + 0.01
+            mujoco.mj_step(m, d)
+            for q, value, v in held:
+                d.qpos[q] = value
+                d.qvel[v] = 0
+            steps += 1
+            if steps % steps_per_window == 0:
+                at_rest = True
+                for i, q in enumerate(qs):
+                    now, ref = d.qpos[q], refs[i]
+                    moved = np.linalg.norm(now[:3] - ref[:3])
+                    turned = 2 * np.arccos(min(1.0, abs(float(np.dot(now[3:], ref[3:])))))
+                    at_rest = at_rest and bool(moved < max_move and turned < 10 * max_move)
+                    refs[i] = now.copy()
+    finally:
+        for s, base in zip(dofs, base_damping):
+            m.dof_damping[s] = base
+        m.opt.impratio = base_impratio
+    return steps, at_rest
+
+
 class GraspSimulator:
     """All grasping physics for one object on a table.
 
@@ -290,45 +343,9 @@ class GraspSimulator:
         self._settle()
 
     def _settle(self) -> None:
-        """Step until the object is at rest; add velocity damping after 1 s so rollers stop.
-
-        At rest means: over the last 0.1 s the object moved less than ``rest_speed * 0.1`` m and
-        turned less than ``10 * rest_speed * 0.1`` rad.  (Judging by pose over a window, not by
-        instantaneous velocity, ignores the sub-millimetre contact chatter of flat objects.)
-        """
+        """Step until the object is at rest (:func:`settle_bodies`)."""
         m, d, cfg = self.model, self.data, self.config
-        d.qvel[:] = 0
-        d.time = 0.0
-        window = max(1, int(round(0.1 / cfg.timestep)))
-        n_max = int(round(cfg.settle_time / cfg.timestep))
-        damping_from = int(round(1.0 / cfg.timestep))
-        dofs = slice(self._obj_vadr, self._obj_vadr + 6)
-        q = slice(self._obj_qadr, self._obj_qadr + 7)
-        base_damping = m.dof_damping[dofs].copy()
-        base_impratio = m.opt.impratio
-        # Settling uses impratio 1: a light, irregular object tumbling onto the table with stiff
-        # friction (impratio 10) gains energy from contact and can fly off (measured).
-        m.opt.impratio = 1.0
-        steps = 0
-        at_rest = False
-        ref = d.qpos[q].copy()
-        max_move = cfg.rest_speed * window * cfg.timestep
-        try:
-            while steps < n_max and not at_rest:
-                if steps == damping_from:
-                    m.dof_damping[dofs] = 0.5 * self.obj.mass + 0.01
-                mujoco.mj_step(m, d)
-                steps += 1
-                if steps % window == 0:
-                    now = d.qpos[q]
-                    moved = np.linalg.norm(now[:3] - ref[:3])
-                    turned = 2 * np.arccos(min(1.0, abs(float(np.dot(now[3:], ref[3:])))))
-                    at_rest = moved < max_move and turned < 10 * max_move
-                    ref = now.copy()
-        finally:
-            m.dof_damping[dofs] = base_damping
-            m.opt.impratio = base_impratio
-        self.settle_steps = steps
+        self.settle_steps, at_rest = settle_bodies(m, d, cfg, [self._obj_qadr], [self._obj_vadr], [self.obj.mass])
         if not np.all(np.isfinite(d.qpos)):
             raise SimulationError(f"{self.obj.name}: NaN while settling on the table")
         if not at_rest:
