@@ -38,10 +38,15 @@ def load_data(data: str, *, images: bool = True, partial: bool = False) -> dict:
             raise FileNotFoundError(f"no grasp dataset (manifest.json) in {p}; create it with "
                                     f"`grasp-envs generate --num-objects 1000 --attempts 150 --out {p}`")
         parts.append(training_arrays(GraspDataset(p, allow_incomplete=partial), images=images))
+    from grasp_envs.envs.observations import ObservationConfig
+
+    def settings(meta: dict) -> dict:  # older datasets lack newer fields: compare with their defaults
+        return {**ObservationConfig(**meta["observation"]).to_dict(), "noise": None}
+
     first = parts[0]["meta"]
     for p, d in zip(parts[1:], dirs[1:]):
         m = p["meta"]
-        if m["dims"] != first["dims"] or {**m["observation"], "noise": None} != {**first["observation"], "noise": None}:
+        if m["dims"] != first["dims"] or settings(m) != settings(first):
             raise ValueError(f"{d} was generated with other dims or observation settings than {dirs[0]}; "
                              "train on datasets of one env")
     out = {"meta": {**first, "dataset": ",".join(str(d) for d in dirs)}}
