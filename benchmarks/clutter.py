@@ -1,9 +1,10 @@
-"""Agents on piles of random objects (GraspClutter4D-v1) beside a peer's clutter setting.
+"""Agents on piles of random objects (GraspClutter4D-v1, 6D) beside a peer's clutter setting.
 
     python -m benchmarks.clutter --episodes 100 --kuka-episodes 50
+    python -m benchmarks.clutter --dims 6 --episodes 50 --kuka-episodes 0
 
 Random and Centroid see the clutter env's own cameras (50 degree field of view over the pile);
-the shipped 4-D planner runs zero-shot (trained on single objects) with the cameras it was
+the shipped planner of the grid runs zero-shot (trained on single objects) with the cameras it was
 trained on (25 degrees: a 31 cm square around the pile's centre), on the same scenes: the
 cameras do not change the scene, only what the agent sees.  Scene ``i`` is
 ``env.reset(seed=seed + i)`` (:func:`agents.evaluation.evaluate_agents`), a fresh pile each
@@ -28,7 +29,7 @@ from agents.evaluation import evaluate_agents
 from grasp_envs.cli import missing_dependency_message, positive_int
 from grasp_envs.stats import cluster_counts, clustered_wilson_interval, wilson_interval
 
-ENV_ID = "grasp_envs/GraspClutter4D-v1"
+ENV_ID = "grasp_envs/GraspClutter{dims}D-v1"
 #: agent -> the observation it runs with (None: the env's default).
 AGENTS = {"random": None, "centroid": None, "planner": {"fovy": 25.0}}
 
@@ -53,12 +54,13 @@ def kuka_random_success(episodes: int, seed: int) -> tuple[int, int] | None:
     return wins, episodes
 
 
-def clutter_rows(agents: list[str], episodes: int, seed: int, split: str, progress: bool = True) -> list[dict]:
+def clutter_rows(agents: list[str], episodes: int, seed: int, split: str, dims: int = 4,
+                 progress: bool = True) -> list[dict]:
     rows = []
     for name in agents:
         obs = AGENTS[name]
         try:
-            [row] = evaluate_agents(ENV_ID, [name], episodes, seed, split,
+            [row] = evaluate_agents(ENV_ID.format(dims=dims), [name], episodes, seed, split,
                                     env_kwargs={"observation": obs} if obs else None, progress=progress)
         except ImportError as exc:  # the planner needs torch; Random and Centroid do not
             message = missing_dependency_message(exc)
@@ -80,7 +82,7 @@ def format_table(rows: list[dict], kuka: tuple[int, int] | None, split: str) -> 
     for r in rows:
         rej = r["rejections"]
         lines.append(
-            f"| GraspClutter4D-v1 ({split}, 2-10 objects) | {r['agent']} | fovy {r['fovy']:.0f} | "
+            f"| {r['env_id'].split('/')[-1]} ({split}, 2-10 objects) | {r['agent']} | fovy {r['fovy']:.0f} | "
             f"{r['success']:.3f} ({r['successes']}/{r['episodes']}) | [{r['ci95'][0]:.3f}, {r['ci95'][1]:.3f}] | "
             f"{rej.get('penetrates_table', 0)} / {rej.get('penetrates_object', 0)} / "
             f"{rej.get('blocked_approach', 0)} / {rej.get('closes_on_air', 0)} |")
@@ -97,10 +99,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--episodes", type=positive_int("--episodes 100"), default=100, help="seeded piles per agent")
     ap.add_argument("--agents", nargs="+", default=list(AGENTS), choices=list(AGENTS))
     ap.add_argument("--split", default="test", choices=["train", "test"])
+    ap.add_argument("--dims", type=int, default=4, choices=[4, 6])
     ap.add_argument("--seed", type=int, default=0, help="scene i uses reset(seed=seed + i)")
     ap.add_argument("--kuka-episodes", type=int, default=50, help="episodes of the pybullet peer (0: skip)")
     args = ap.parse_args(argv)
-    rows = clutter_rows(args.agents, args.episodes, args.seed, args.split)
+    rows = clutter_rows(args.agents, args.episodes, args.seed, args.split, args.dims)
     kuka = kuka_random_success(args.kuka_episodes, args.seed) if args.kuka_episodes > 0 else None
     if args.kuka_episodes > 0 and kuka is None:
         print("KukaDiverseObjectEnv: unavailable (pip install 'grasp-envs[bench]')")

@@ -139,3 +139,13 @@ def test_identity_names_the_clutter_settings():
     assert a.physics_identity()["objects"]["clutter"]["n_objects"] == [2, 10]
     assert a.physics_digest != b.physics_digest
     assert a.physics_identity()["physics_version"] == 1
+
+
+@pytest.mark.slow
+def test_clutter_benchmark_prints_its_table(capsys):
+    from benchmarks.clutter import main
+
+    assert main(["--episodes", "2", "--agents", "random", "centroid", "--kuka-episodes", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "| GraspClutter4D-v1 (test, 2-10 objects) | random | fovy 50 |" in out
+    assert "| centroid |" in out and "clustered by scene" in out
