@@ -236,11 +236,14 @@ def test_depth_noise_presets_and_box_noise_match_the_observation_options(nominal
     np.testing.assert_array_equal(_reset({"bbox_noise": 0.005})[1]["bbox"], boxed["bbox"])
 
 
-def test_recipe_flag_labels_with_randomization():
-    from agents.recipe import RecipeArgs
+def test_recipe_flag_labels_with_randomization(tmp_path):
+    from agents.recipe import RecipeArgs, _label
 
     args = RecipeArgs(randomization='{"finger_friction": [0.5, 1.2]}')
     assert args.randomization_config()["finger_friction"] == [0.5, 1.2]
+    _label(tmp_path / "data", args, num_objects=1, attempts=5, seed=0)  # the recipe's labelling step
+    manifest = json.loads((tmp_path / "data" / "manifest.json").read_text())
+    assert manifest["physics"]["identity"]["randomization"]["finger_friction"] == [0.5, 1.2]
     assert RecipeArgs().randomization_config() == {}
     with pytest.raises(ValueError, match="--randomization is not valid JSON"):
         RecipeArgs(randomization="{finger")
