@@ -2,6 +2,7 @@
 
     python -m benchmarks.clutter --episodes 100 --kuka-episodes 50
     python -m benchmarks.clutter --dims 6 --episodes 50 --kuka-episodes 0
+    python -m benchmarks.clutter --n-objects 5 --agents random --kuka-episodes 0   # Kuka's count
 
 Random and Centroid see the clutter env's own cameras (50 degree field of view over the pile);
 the shipped planner of the grid runs zero-shot (trained on single objects) with the cameras it was
@@ -55,13 +56,14 @@ def kuka_random_success(episodes: int, seed: int) -> tuple[int, int] | None:
 
 
 def clutter_rows(agents: list[str], episodes: int, seed: int, split: str, dims: int = 4,
-                 progress: bool = True) -> list[dict]:
+                 n_objects: list[int] | None = None, progress: bool = True) -> list[dict]:
     rows = []
     for name in agents:
         obs = AGENTS[name]
+        env_kwargs = {**({"observation": obs} if obs else {}), **({"n_objects": n_objects} if n_objects else {})}
         try:
             [row] = evaluate_agents(ENV_ID.format(dims=dims), [name], episodes, seed, split,
-                                    env_kwargs={"observation": obs} if obs else None, progress=progress)
+                                    env_kwargs=env_kwargs or None, progress=progress)
         except ImportError as exc:  # the planner needs torch; Random and Centroid do not
             message = missing_dependency_message(exc)
             if message is None or name != "planner":
@@ -72,6 +74,7 @@ def clutter_rows(agents: list[str], episodes: int, seed: int, split: str, dims: 
         succ, sizes = cluster_counts([r["reward"] > 0 for r in recs], [r["object_seed"] for r in recs])
         row["ci95"] = clustered_wilson_interval(succ, sizes)
         row["fovy"] = (obs or {}).get("fovy", 50.0)
+        row["n_objects"] = "-".join(str(v) for v in dict.fromkeys(n_objects or [2, 10]))
         rows.append(row)
     return rows
 
@@ -82,7 +85,7 @@ def format_table(rows: list[dict], kuka: tuple[int, int] | None, split: str) -> 
     for r in rows:
         rej = r["rejections"]
         lines.append(
-            f"| {r['env_id'].split('/')[-1]} ({split}, 2-10 objects) | {r['agent']} | fovy {r['fovy']:.0f} | "
+            f"| {r['env_id'].split('/')[-1]} ({split}, {r['n_objects']} objects) | {r['agent']} | fovy {r['fovy']:.0f} | "
             f"{r['success']:.3f} ({r['successes']}/{r['episodes']}) | [{r['ci95'][0]:.3f}, {r['ci95'][1]:.3f}] | "
             f"{rej.get('penetrates_table', 0)} / {rej.get('penetrates_object', 0)} / "
             f"{rej.get('blocked_approach', 0)} / {rej.get('closes_on_air', 0)} |")
@@ -100,10 +103,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--agents", nargs="+", default=list(AGENTS), choices=list(AGENTS))
     ap.add_argument("--split", default="test", choices=["train", "test"])
     ap.add_argument("--dims", type=int, default=4, choices=[4, 6])
+    ap.add_argument("--n-objects", type=int, nargs="+", default=None, metavar="N",
+                    help="objects per pile: N or LOW HIGH (default: the env's 2 10)")
     ap.add_argument("--seed", type=int, default=0, help="scene i uses reset(seed=seed + i)")
     ap.add_argument("--kuka-episodes", type=int, default=50, help="episodes of the pybullet peer (0: skip)")
     args = ap.parse_args(argv)
-    rows = clutter_rows(args.agents, args.episodes, args.seed, args.split, args.dims)
+    if args.n_objects is not None and len(args.n_objects) not in (1, 2):
+        ap.error("--n-objects takes N or LOW HIGH, e.g. --n-objects 5")
+    n_objects = None if args.n_objects is None else [args.n_objects[0], args.n_objects[-1]]
+    rows = clutter_rows(args.agents, args.episodes, args.seed, args.split, args.dims, n_objects)
     kuka = kuka_random_success(args.kuka_episodes, args.seed) if args.kuka_episodes > 0 else None
     if args.kuka_episodes > 0 and kuka is None:
         print("KukaDiverseObjectEnv: unavailable (pip install 'grasp-envs[bench]')")
