@@ -299,3 +299,18 @@ def test_warp_labelling_refuses_contact_friction_it_cannot_batch():
                        env_kwargs={"randomization": {"finger_friction": [0.5, 1.0]}})
     GenerateConfig(env_id=ENV_ID, num_objects=1, attempts=1, engine="warp",
                    env_kwargs={"randomization": {"object_friction": [0.5, 1.0], "part_density": [0.5, 2.0]}})
+
+
+def test_benchmark_runs_and_prints_the_table(capsys, tmp_path):
+    pytest.importorskip("torch")
+    from benchmarks.randomization import main
+
+    out = tmp_path / "r.json"
+    assert main(["--scenes", "2", "--knobs", "bbox_noise", "--levels", "3", "--agents", "planner", "--no-progress",
+                 "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "| nominal | 0 | off |" in text and "| bbox_noise | 3 | 0.01 |" in text
+    rows = json.loads(out.read_text())["rows"]
+    assert [r["knob"] for r in rows] == ["nominal", "bbox_noise"]
+    nominal, noisy = (r["agents"]["planner"]["records"] for r in rows)
+    assert [e["object_seed"] for e in nominal] == [e["object_seed"] for e in noisy]  # the same scenes
