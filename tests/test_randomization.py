@@ -314,3 +314,9 @@ def test_benchmark_runs_and_prints_the_table(capsys, tmp_path):
     assert [r["knob"] for r in rows] == ["nominal", "bbox_noise"]
     nominal, noisy = (r["agents"]["planner"]["records"] for r in rows)
     assert [e["object_seed"] for e in nominal] == [e["object_seed"] for e in noisy]  # the same scenes
+
+
+def test_an_env_with_its_own_reset_refuses_randomization():
+    with pytest.raises(ValueError, match="GraspClutterEnv builds its scenes in its own reset"):
+        gym.make("grasp_envs/GraspClutter4D-v1", randomization={"camera_tilt": 2.0})
+    gym.make("grasp_envs/GraspClutter4D-v1", randomization={})  # all off: accepted, nothing to apply

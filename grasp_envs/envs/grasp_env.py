@@ -93,6 +93,11 @@ class GraspEnv(gym.Env):
 
     def _check_randomization(self) -> None:
         rnd, cfg = self.randomization, self.obs_config
+        if rnd.enabled and type(self).reset is not GraspEnv.reset:
+            # The draws, the object, friction and camera hooks live in GraspEnv.reset: an env that
+            # builds its scenes in a reset of its own would otherwise ignore the knobs silently.
+            raise ValueError(f"{type(self).__name__} builds its scenes in its own reset and does not apply "
+                             "randomization= yet; drop the argument (docs/randomization.md)")
         if rnd.part_density is not None and self.sim_config.inertia != "union":
             raise ValueError("randomization part_density needs exact union inertia (physics version >= 1, "
                              f"SimConfig.inertia='union'); this env has inertia={self.sim_config.inertia!r}: "
