@@ -2,10 +2,12 @@
 
     python -m benchmarks.clutter --episodes 100 --kuka-episodes 50
     python -m benchmarks.clutter --dims 6 --episodes 50 --kuka-episodes 0
-    python -m benchmarks.clutter --n-objects 5 --agents random --kuka-episodes 0   # Kuka's count
+    python -m benchmarks.clutter --n-objects 5 --agents random centroid --kuka-episodes 0   # Kuka's count
+    python -m benchmarks.clutter --agents full --kuka-episodes 0   # the shipped planner + evaluator
 
 Random and Centroid see the clutter env's own cameras (50 degree field of view over the pile);
-the shipped planner of the grid runs zero-shot (trained on single objects) with the cameras it was
+the shipped planner of the grid (and ``--agents full``, planner + evaluator) runs zero-shot (trained
+on single objects) with the cameras it was
 trained on (25 degrees: a 31 cm square around the pile's centre), on the same scenes: the
 cameras do not change the scene, only what the agent sees.  Scene ``i`` is
 ``env.reset(seed=seed + i)`` (:func:`agents.evaluation.evaluate_agents`), a fresh pile each
@@ -32,7 +34,9 @@ from grasp_envs.stats import cluster_counts, clustered_wilson_interval, wilson_i
 
 ENV_ID = "grasp_envs/GraspClutter{dims}D-v1"
 #: agent -> the observation it runs with (None: the env's default).
-AGENTS = {"random": None, "centroid": None, "planner": {"fovy": 25.0}}
+AGENTS = {"random": None, "centroid": None, "planner": {"fovy": 25.0}, "full": {"fovy": 25.0}}
+#: What a plain run measures (``--agents full`` adds the planner + evaluator).
+DEFAULT_AGENTS = ("random", "centroid", "planner")
 
 
 def kuka_random_success(episodes: int, seed: int) -> tuple[int, int] | None:
@@ -64,9 +68,9 @@ def clutter_rows(agents: list[str], episodes: int, seed: int, split: str, dims: 
         try:
             [row] = evaluate_agents(ENV_ID.format(dims=dims), [name], episodes, seed, split,
                                     env_kwargs=env_kwargs or None, progress=progress)
-        except ImportError as exc:  # the planner needs torch; Random and Centroid do not
+        except ImportError as exc:  # the learned agents need torch; Random and Centroid do not
             message = missing_dependency_message(exc)
-            if message is None or name != "planner":
+            if message is None or name not in ("planner", "full"):
                 raise
             print(f"skipping {name}: {message}")
             continue
@@ -100,7 +104,7 @@ def format_table(rows: list[dict], kuka: tuple[int, int] | None, split: str) -> 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--episodes", type=positive_int("--episodes 100"), default=100, help="seeded piles per agent")
-    ap.add_argument("--agents", nargs="+", default=list(AGENTS), choices=list(AGENTS))
+    ap.add_argument("--agents", nargs="+", default=list(DEFAULT_AGENTS), choices=list(AGENTS))
     ap.add_argument("--split", default="test", choices=["train", "test"])
     ap.add_argument("--dims", type=int, default=4, choices=[4, 6])
     ap.add_argument("--n-objects", type=int, nargs="+", default=None, metavar="N",
