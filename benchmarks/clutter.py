@@ -6,10 +6,10 @@
     python -m benchmarks.clutter --agents full --kuka-episodes 0   # the shipped planner + evaluator
 
 Random and Centroid see the clutter env's own cameras (50 degree field of view over the pile);
-the shipped planner of the grid (and ``--agents full``, planner + evaluator) runs zero-shot (trained
-on single objects) with the cameras it was
-trained on (25 degrees: a 31 cm square around the pile's centre), on the same scenes: the
-cameras do not change the scene, only what the agent sees.  Scene ``i`` is
+the shipped planner of the grid (and ``--agents full``, planner + evaluator) runs zero-shot
+(trained on single objects) with the cameras it was trained on (25 degrees: a 31 cm square
+around the pile's centre), on the same scenes: the cameras do not change the scene, only what
+the agent sees.  Scene ``i`` is
 ``env.reset(seed=seed + i)`` (:func:`agents.evaluation.evaluate_agents`), a fresh pile each
 time, so the intervals are Wilson's, clustered by scene (each scene once: the same).
 
