@@ -81,7 +81,7 @@ class GraspClutterEnv(GraspRandomEnv):
 
     ## Version History
     * v1: initial release, on physics version 1 (:mod:`grasp_envs.envs.physics`).
-    * v0: the same scenes on the development physics (version 0).
+    * v0: the clutter task on the development physics (version 0), for comparison with the v0 envs.
     """
 
     def __init__(self, *, n_objects=(2, 10), drop_radius: float = 0.05,
