@@ -518,17 +518,17 @@ _DEFINITIONS: dict[str, tuple] = {
         "bf5047f5852508bda5253cdfa9afff76b39d1595bb79b052e43a09ea1f4f675c",
         "held-out procedurally generated objects, 6-D grasps; physics v1"),
     "ycb-4d-v2": (
-        "grasp_envs/GraspYCB4D-v1", {"dims": 4, "split": "test"}, "ycb", "test", None, None,
-        "held-out YCB objects, upright 4-D grasps (needs `grasp-envs download ycb`); physics v1"),
+        "grasp_envs/GraspYCB4D-v1", {"dims": 4, "split": "test", "graspable_rule": "top"}, "ycb", "test", None, None,
+        "held-out YCB objects, upright 4-D grasps (needs `grasp-envs download ycb`); physics v1, objects graspable from their resting poses"),
     "ycb-6d-v2": (
-        "grasp_envs/GraspYCB6D-v1", {"dims": 6, "split": "test"}, "ycb", "test", None, None,
-        "held-out YCB objects, 6-D grasps (needs `grasp-envs download ycb`); physics v1"),
+        "grasp_envs/GraspYCB6D-v1", {"dims": 6, "split": "test", "graspable_rule": "top"}, "ycb", "test", None, None,
+        "held-out YCB objects, 6-D grasps (needs `grasp-envs download ycb`); physics v1, objects graspable from their resting poses"),
     "scanned-4d-v2": (
-        "grasp_envs/GraspScanned4D-v1", {"dims": 4, "split": "test"}, "scanned", "test", None, None,
-        "held-out Google Scanned Objects, upright 4-D grasps (needs `grasp-envs download scanned`); physics v1"),
+        "grasp_envs/GraspScanned4D-v1", {"dims": 4, "split": "test", "graspable_rule": "top"}, "scanned", "test", None, None,
+        "held-out Google Scanned Objects, upright 4-D grasps (needs `grasp-envs download scanned`); physics v1, objects graspable from their resting poses"),
     "scanned-6d-v2": (
-        "grasp_envs/GraspScanned6D-v1", {"dims": 6, "split": "test"}, "scanned", "test", None, None,
-        "held-out Google Scanned Objects, 6-D grasps (needs `grasp-envs download scanned`); physics v1"),
+        "grasp_envs/GraspScanned6D-v1", {"dims": 6, "split": "test", "graspable_rule": "top"}, "scanned", "test", None, None,
+        "held-out Google Scanned Objects, 6-D grasps (needs `grasp-envs download scanned`); physics v1, objects graspable from their resting poses"),
     "shapenet-4d-train-v2": (
         "grasp_envs/GraspShapeNet4D-v1", {"dims": 4, "split": "train"}, "shapenet", "train", None, None,
         "ShapeNetCore training-split models, upright 4-D grasps (user-supplied ShapeNetCore); physics v1"),
