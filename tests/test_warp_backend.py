@@ -238,3 +238,32 @@ def test_cli_without_warp_names_the_extra(tmp_path, monkeypatch, capsys):
     err = capsys.readouterr().err
     assert rc != 0 and "pip install 'grasp-envs[warp]'" in err and "Traceback" not in err
     assert not (tmp_path / "d").exists()
+
+
+def test_env_evaluate_grasps_names_its_engines():
+    import gymnasium as gym
+
+    import grasp_envs  # noqa: F401
+
+    env = gym.make("grasp_envs/GraspRandom4D-v1")
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match="engine must be 'mujoco' or 'warp'"):
+        env.unwrapped.evaluate_grasps([[10, 10, 10, 0]], engine="bullet")
+
+
+@pytest.mark.warp
+def test_env_evaluate_grasps_on_warp_matches_the_c_engine():
+    import gymnasium as gym
+
+    import grasp_envs  # noqa: F401
+
+    pytest.importorskip("mujoco_warp")
+    env = gym.make("grasp_envs/GraspRandom4D-v1")
+    env.reset(seed=2)
+    base = env.unwrapped
+    bins = np.random.default_rng(0).integers(0, 20, (200, 4))
+    c = base.evaluate_grasps(bins)
+    live = bins[c.rejection == 0][:8]
+    c_live, w_live = base.evaluate_grasps(live), base.evaluate_grasps(live, engine="warp", device="cpu")
+    assert np.array_equal(c_live.rejection, w_live.rejection)
+    assert (c_live.success == w_live.success).mean() >= 0.75

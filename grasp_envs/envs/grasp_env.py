@@ -212,6 +212,7 @@ class GraspEnv(gym.Env):
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
         state["_renderer"] = None  # an OpenGL context does not copy; render() makes a new one
+        state.pop("_warp_backend", None)  # device buffers do not copy; made again on first use
         return state
 
     def render(self):
@@ -327,8 +328,25 @@ class GraspEnv(gym.Env):
                                       lambda: self._bounds)
         return AgentInterface(self.action_space, self.observation_space, self.grid, cfg, {HAND_CAMERA: hand})
 
-    def evaluate_grasps(self, actions):
-        """Outcomes of many grasps on the current object without advancing the episode."""
+    def evaluate_grasps(self, actions, *, engine: str = "mujoco", device: str | None = None):
+        """Outcomes of many grasps on the current object without advancing the episode.
+
+        ``engine="warp"`` simulates them as parallel MuJoCo Warp worlds on ``device`` (``"cuda:0"``,
+        ``"cpu"``; the ``warp`` extra; :mod:`grasp_envs.sim.warp_backend`) with the same model,
+        states, controls and success rule; the default is the C engine.
+        """
         if self.simulator is None:
             raise gym.error.ResetNeeded("call reset() before evaluate_grasps()")
-        return self.simulator.attempt(self.decode(actions))
+        poses = self.decode(actions)
+        if engine == "mujoco":
+            return self.simulator.attempt(poses)
+        if engine != "warp":
+            raise ValueError(f"engine must be 'mujoco' or 'warp', got {engine!r}")
+        from grasp_envs.sim.warp_backend import WarpGraspBackend
+
+        key = (id(self.simulator), device)
+        cached = self.__dict__.get("_warp_backend")
+        if cached is None or cached[0] != key:  # one backend per scene and device
+            cached = (key, WarpGraspBackend(self.simulator, device=device))
+            self._warp_backend = cached
+        return cached[1].attempt(poses)
