@@ -89,16 +89,18 @@ def test_pruned_agents_put_feasible_candidates_first_and_are_rejected_less(env):
     rej_pruned = rej_plain = 0
     for i in range(8):
         obs, _ = env.reset(seed=i)
-        a, b = pruned.act(obs), plain.act(obs)
-        feasible = pruned.last_feasible
-        assert feasible.dtype == bool and len(pruned.last_candidates) == 1
-        rej_pruned += int(u.simulator.reject(u.decode(a))[0] != 0)
-        rej_plain += int(u.simulator.reject(u.decode(b))[0] != 0)
+        pruned.act(obs)
+        assert pruned.last_feasible.dtype == bool and len(pruned.last_candidates) == 1
+        # Over each agent's top 20 (a top-1 alone is rejected too rarely to compare on 8 scenes).
+        a, _ = pruned.propose(obs, 20)
+        b, _ = plain.propose(obs, 20)
+        rej_pruned += int((u.simulator.reject(u.decode(a)) != 0).sum())
+        rej_plain += int((u.simulator.reject(u.decode(b)) != 0).sum())
         full.act(obs)
         f = full.last_feasible
         assert len(full.last_candidates) == full.k
         assert not np.any(~f[:-1] & f[1:]), "feasible candidates must come before infeasible ones"
-    assert rej_pruned < rej_plain or rej_plain == 0
+    assert rej_plain > 0 and rej_pruned < 0.75 * rej_plain, (rej_pruned, rej_plain)
 
 
 def test_prune_beam_is_checked(env):
