@@ -54,7 +54,9 @@ _COMMON_SECTIONS = """
     until at rest (``GraspSimulator.place``), before the first observation.
 
     ## Episode End
-    Terminates after one grasp (or on success, or after ``max_attempts`` grasps); never truncates.
+    Terminates on success.  A failed grasp ends the episode when it used the last of
+    ``max_attempts`` (default 1): with one attempt the grasp is the episode (``terminated``); with
+    several the attempt budget is a time limit (``truncated``, from v1; v0 reports ``terminated``).
 """
 
 

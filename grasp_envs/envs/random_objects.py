@@ -49,7 +49,9 @@ class GraspRandomEnv(GraspEnv):
     (grasps per object; after a failure the object stays where it ended up), ``observation``
     (:class:`ObservationConfig` or dict), ``sim`` (:class:`grasp_envs.sim.SimConfig` or dict),
     ``object_config`` (:class:`RandomObjectConfig` or dict), ``primitive_bank`` (path to a bank
-    ``.npz`` or ``None`` for the embedded default), ``render_mode`` (``"rgb_array"``).
+    ``.npz`` or ``None`` for the embedded default), ``render_mode`` (``"rgb_array"``),
+    ``randomization`` (:class:`grasp_envs.envs.randomization.RandomizationConfig` or dict; off by
+    default) and ``physics_version`` (set by the id: ``-v1`` simulates version 1).
     ``reset(options={"object_seed": k})`` picks a specific object of the split.
 
     ## Version History
