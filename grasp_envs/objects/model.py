@@ -88,25 +88,26 @@ def union_mass_properties(parts: list[np.ndarray] | tuple[np.ndarray, ...], *, n
     about 1%.
     """
     import manifold3d
-    import trimesh.triangles
 
-    hulls = [manifold3d.Manifold.hull_points(np.ascontiguousarray(p, dtype=np.float64)) for p in parts]
+    hulls = _hulls(parts)
     union = manifold3d.Manifold.batch_boolean(hulls, manifold3d.OpType.Add) if len(hulls) > 1 else hulls[0]
     if union.status() != manifold3d.Error.NoError or union.is_empty():
         raise InvalidMeshError(f"{name}: the union of its {len(parts)} convex parts is not a closed solid "
                                f"({union.status()}); check the parts for slivers")
-    mesh = union.to_mesh64() if hasattr(union, "to_mesh64") else union.to_mesh()
-    verts = np.asarray(mesh.vert_properties, dtype=np.float64)[:, :3]
-    tris = verts[np.asarray(mesh.tri_verts, dtype=np.int64)]
-    props = trimesh.triangles.mass_properties(tris, density=1.0)
-    volume = float(props.volume)
-    if not volume > 0:
+    props = _solid_properties(union, name)
+    if props is None:
         raise InvalidMeshError(f"{name}: the union of its convex parts has no volume")
-    center = np.asarray(props.center_mass, dtype=np.float64).copy()
-    inertia = np.asarray(props.inertia, dtype=np.float64).copy()
+    volume, center, inertia = props
     for a in (center, inertia):
         a.setflags(write=False)
     return MassProperties(volume, center, inertia)
+
+
+def _hulls(parts):
+    """One ``manifold3d`` solid per convex part (the hull of its vertices)."""
+    import manifold3d
+
+    return [manifold3d.Manifold.hull_points(np.ascontiguousarray(p, dtype=np.float64)) for p in parts]
 
 
 @dataclass(frozen=True, eq=False)
@@ -158,7 +159,7 @@ def piecewise_mass_properties(parts: list[np.ndarray] | tuple[np.ndarray, ...], 
         raise ValueError(f"{name}: {len(dens)} densities for {len(parts)} parts")
     if not np.all(np.isfinite(dens) & (dens > 0)):
         raise ValueError(f"{name}: densities must be positive and finite, got {dens.tolist()}")
-    hulls = [manifold3d.Manifold.hull_points(np.ascontiguousarray(p, dtype=np.float64)) for p in parts]
+    hulls = _hulls(parts)
     pieces = []  # (mass, centre, inertia about its own centre)
     earlier = None
     for i, hull in enumerate(hulls):
