@@ -33,8 +33,7 @@ from grasp_envs.envs.observations import ObservationConfig
 from grasp_envs.grid import GraspPoses
 from grasp_envs.sim import gripper as G
 
-#: Optical frame of the hand camera in the gripper frame: x along the closing axis, z along the approach.
-HAND_OPTICAL = np.diag([1.0, -1.0, -1.0])
+HAND_OPTICAL = G.HAND_OPTICAL
 #: Largest splat half-width (hand pixels) of one overhead point.
 MAX_SPLAT = 3
 #: Points nearer than this to a camera (m) are not imaged.
@@ -44,12 +43,9 @@ NEAR = 1e-3
 def hand_camera_poses(poses: GraspPoses, standoff: float) -> tuple[np.ndarray, np.ndarray]:
     """Positions (n, 3) and camera-to-world optical rotations (n, 3, 3) of the hand camera at each grasp.
 
-    The camera sits at the centre of the palm's underside with the gripper backed off ``standoff``
-    metres along the approach axis.
+    :func:`grasp_envs.sim.gripper.hand_camera_poses`, the one the simulator renders from.
     """
-    R = np.asarray(poses.rotation, np.float64)
-    offset = np.array([0.0, 0.0, G.PALM_BOTTOM_Z + float(standoff)])
-    return np.asarray(poses.position, np.float64) + R @ offset, R @ HAND_OPTICAL
+    return G.hand_camera_poses(poses.position, poses.rotation, standoff)
 
 
 def _pixel_rays(camera: CameraModel) -> np.ndarray:

@@ -77,6 +77,21 @@ def closing_region() -> tuple[np.ndarray, np.ndarray]:
     )
 
 
+#: Optical frame of the hand camera in the gripper frame: x along the closing axis, z along the approach.
+HAND_OPTICAL = np.diag([1.0, -1.0, -1.0])
+
+
+def hand_camera_poses(position: np.ndarray, rotation: np.ndarray, standoff: float) -> tuple[np.ndarray, np.ndarray]:
+    """Positions (n, 3) and camera-to-world optical rotations (n, 3, 3) of the hand camera at grasps.
+
+    The camera sits at the centre of the palm's underside with the gripper backed off ``standoff``
+    metres along the approach axis (the pre-grasp pose), looking along the approach.
+    """
+    R = np.asarray(rotation, np.float64)
+    offset = np.array([0.0, 0.0, PALM_BOTTOM_Z + float(standoff)])
+    return np.asarray(position, np.float64) + R @ offset, R @ HAND_OPTICAL
+
+
 def approach_region(distance: float) -> tuple[np.ndarray, np.ndarray]:
     """(centre, half-size) of what the open gripper sweeps, beyond its own boxes, on its approach.
 

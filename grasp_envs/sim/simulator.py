@@ -526,10 +526,8 @@ class GraspSimulator:
         x is the closing axis.  The gripper itself is not rendered.
         """
         dirs = camera.ray_directions()
-        flip = np.diag([1.0, -1.0, -1.0])  # optical frame in the gripper frame: z_opt = -z_grip
         out = np.empty((len(poses), camera.height, camera.width))
-        offset = np.array([0.0, 0.0, G.PALM_BOTTOM_Z + standoff])
+        positions, rotations = G.hand_camera_poses(poses.position, poses.rotation, standoff)
         for i in range(len(poses)):
-            R = poses.rotation[i]
-            self._depth(camera, poses.position[i] + R @ offset, R @ flip, dirs, out[i])
+            self._depth(camera, positions[i], rotations[i], dirs, out[i])
         return out.astype(np.float32)
