@@ -16,6 +16,7 @@ import argparse
 
 import grasp_envs  # noqa: F401  (registers the ids)
 from agents.evaluation import evaluate_agents
+from benchmarks.stats import REJECTION_HEADER, rejection_cell
 from grasp_envs.cli import make_command, missing_dependency_message, positive_int
 
 #: Tobin et al. 2017, Fig. 6, random objects (train, test).
@@ -30,15 +31,14 @@ def _paper(row: dict, col: int) -> str:
 
 def format_table(rows: list[dict], split: str) -> str:
     col = 0 if split == "train" else 1
-    lines = ["| env | agent | success | 95% CI | paper (random objects) | rejected: table / object / approach / air |",
+    lines = ["| env | agent | success | 95% CI | paper (random objects) | " + REJECTION_HEADER + " |",
              "|---|---|---|---|---|---|"]
     for r in rows:
         rej = r["rejections"]
         lines.append(
             f"| {r['env_id'].split('/')[-1]} | {r['agent']} | {r['success']:.3f} ({r['successes']}/{r['episodes']}) | "
             f"[{r['ci95'][0]:.3f}, {r['ci95'][1]:.3f}] | {_paper(r, col)} | "
-            f"{rej.get('penetrates_table', 0)} / {rej.get('penetrates_object', 0)} / "
-            f"{rej.get('blocked_approach', 0)} / {rej.get('closes_on_air', 0)} |"
+            f"{rejection_cell(rej)} |"
         )
     return "\n".join(lines)
 

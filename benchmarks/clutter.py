@@ -29,6 +29,7 @@ import numpy as np
 
 import grasp_envs  # noqa: F401  (registers the ids)
 from agents.evaluation import evaluate_agents
+from benchmarks.stats import REJECTION_HEADER, rejection_cell
 from grasp_envs.cli import missing_dependency_message, positive_int
 from grasp_envs.stats import cluster_counts, clustered_wilson_interval, wilson_interval
 
@@ -84,15 +85,14 @@ def clutter_rows(agents: list[str], episodes: int, seed: int, split: str, dims: 
 
 
 def format_table(rows: list[dict], kuka: tuple[int, int] | None, split: str) -> str:
-    lines = ["| setting | agent | cameras | success | 95% CI | rejected: table / object / approach / air |",
+    lines = ["| setting | agent | cameras | success | 95% CI | " + REJECTION_HEADER + " |",
              "|---|---|---|---|---|---|"]
     for r in rows:
         rej = r["rejections"]
         lines.append(
             f"| {r['env_id'].split('/')[-1]} ({split}, {r['n_objects']} objects) | {r['agent']} | fovy {r['fovy']:.0f} | "
             f"{r['success']:.3f} ({r['successes']}/{r['episodes']}) | [{r['ci95'][0]:.3f}, {r['ci95'][1]:.3f}] | "
-            f"{rej.get('penetrates_table', 0)} / {rej.get('penetrates_object', 0)} / "
-            f"{rej.get('blocked_approach', 0)} / {rej.get('closes_on_air', 0)} |")
+            f"{rejection_cell(rej)} |")
     if kuka is not None:
         k, n = kuka
         lo, hi = wilson_interval(k, n)

@@ -28,7 +28,7 @@ from tqdm import tqdm
 
 import grasp_envs  # noqa: F401
 from agents import CentroidAgent, load_agent
-from benchmarks.stats import cluster_counts, clustered_wilson_interval, wilson_interval
+from benchmarks.stats import REJECTION_HEADER, cluster_counts, clustered_wilson_interval, rejection_cell, wilson_interval
 from grasp_envs.objects import PrimitiveBank, default_bank, generate_random_object
 from grasp_envs.objects.datasets import load_index, pinned_top_graspable, split_of
 from grasp_envs.objects.mesh_import import DecompositionConfig
@@ -156,7 +156,7 @@ def cmd_baselines(args) -> int:
             rows.append((dims, agent_name, k, len(records), collections.Counter(r["rejection"] for r in records), records))
     print(f"{', '.join(args.agents)} on {len(graspable)} graspable {args.env} objects, {args.scenes_per_object} seeded "
           f"scenes each (both splits pooled; seeds {args.seed}+):")
-    print("| env | agent | success | 95% CI | paper (YCB) | rejected: table / object / approach / air |")
+    print(f"| env | agent | success | 95% CI | paper (YCB) | {REJECTION_HEADER} |")
     print("|---|---|---|---|---|---|")
     for dims, agent_name, k, n, rej, records in rows:
         # every object runs --scenes-per-object scenes: the interval is clustered by object
@@ -164,8 +164,7 @@ def cmd_baselines(args) -> int:
                                                           (r["object"] for r in records)))
         print(f"| Grasp{name}{dims}D | {agent_name} | {k / n:.3f} ({k}/{n}) | [{lo:.3f}, {hi:.3f}] | "
               f"{f'{PAPER_YCB[AGENT_ROWS[agent_name][0]]:.2f}' if dims == 4 else 'n/a (4-D only)'} | "
-              f"{rej.get('penetrates_table', 0)} / {rej.get('penetrates_object', 0)} / "
-              f"{rej.get('blocked_approach', 0)} / {rej.get('closes_on_air', 0)} |")
+              f"{rejection_cell(rej)} |")
     if args.per_object:
         for dims, agent_name, *_, records in rows:
             per = collections.defaultdict(list)
