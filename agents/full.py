@@ -34,6 +34,7 @@ from agents.evaluator import GraspEvaluator
 from agents.planner import GraspPlanner
 from agents.pruning import ObservedCollisionChecker, PruningConfig
 from grasp_envs.envs.interface import HAND_CAMERA, AgentInterface, CapabilityError, agent_interface
+from grasp_envs.grid import GraspGrid
 
 
 def _obs_tensors(observation: dict) -> tuple[torch.Tensor, torch.Tensor]:
@@ -77,11 +78,18 @@ class PlannerAgent:
         prune: Drop candidates the observation rules out before choosing (:mod:`agents.pruning`).
         prune_beam: Beam width and candidates searched when pruning (at least ``beam_width``).
         pruning: Tolerances of the pruning (:class:`agents.pruning.PruningConfig` or a dict).
+        spread: ``None`` (default): the candidates are the beam's best.  An integer radius ``r``:
+            they are spread out (:meth:`grasp_envs.grid.GraspGrid.spread`): walking the
+            ``spread_beam``-wide beam best first (feasible ones first when pruning), a grasp within
+            ``r`` bins in every dimension of one already taken is skipped.  The first candidate is
+            unchanged, so the planner agent acts the same; the full agent scores distinct grasps.
+        spread_beam: Beam width searched when spreading.
     """
 
     def __init__(self, interface: AgentInterface | None = None, *, checkpoint: str | Path | None = None,
                  beam_width: int = 20, threads: int | None = None, dihedral: bool = False, prune: bool = True,
-                 prune_beam: int = 64, pruning: PruningConfig | dict | None = None) -> None:
+                 prune_beam: int = 64, pruning: PruningConfig | dict | None = None, spread: int | None = None,
+                 spread_beam: int = 256) -> None:
         if threads is not None:
             torch.set_num_threads(int(threads))
         view = None if interface is None else agent_interface(interface)
@@ -100,6 +108,12 @@ class PlannerAgent:
         if self.prune and int(prune_beam) < self.beam_width:
             raise ValueError(f"prune_beam must be at least beam_width={self.beam_width}, got {prune_beam}")
         self.prune_beam = int(prune_beam)
+        if spread is not None and (int(spread) < 0 or int(spread_beam) < self.beam_width):
+            raise ValueError(f"spread must be None or a radius >= 0 and spread_beam >= beam_width={self.beam_width}, "
+                             f"got spread={spread}, spread_beam={spread_beam}")
+        self.spread = None if spread is None else int(spread)
+        self.spread_beam = int(spread_beam)
+        self.grid = GraspGrid(dims=self.planner.config.dims, n_bins=self.planner.config.n_bins)
         cfg = pruning if isinstance(pruning, PruningConfig) else PruningConfig(**(pruning or {}))
         self.checker = ObservedCollisionChecker(self.planner.config.dims, self.planner.config.obs_config, cfg)
         #: Candidates, log-likelihoods and predicted feasibility of the last decision (for inspection).
@@ -115,18 +129,22 @@ class PlannerAgent:
 
         With pruning, the feasible grasps of a ``prune_beam``-wide beam come first (in the
         planner's order), then the most likely infeasible ones if fewer than ``k`` are feasible.
+        With ``spread``, neighbours of a grasp already taken are skipped (fewer than ``k`` may
+        remain).
         """
         depth, bbox = _obs_tensors(observation)
         search = self.planner.beam_search_dihedral if self.dihedral else self.planner.beam_search
-        width = max(self.beam_width, k, self.prune_beam if self.prune else 0)
-        grasps, logp = search(depth, bbox, beam_width=width, top_k=width if self.prune else k)
+        wide = self.prune or self.spread is not None
+        width = max(self.beam_width, k, self.prune_beam if self.prune else 0,
+                    self.spread_beam if self.spread is not None else 0)
+        grasps, logp = search(depth, bbox, beam_width=width, top_k=width if wide else k)
         grasps, logp = grasps[0].numpy(), logp[0].numpy()
-        if self.prune:
-            ok = self.checker.feasible(observation, grasps)
-            order = np.concatenate([np.flatnonzero(ok), np.flatnonzero(~ok)])[:k]
-            grasps, logp, feasible = grasps[order], logp[order], ok[order]
-        else:
-            feasible = np.ones(len(grasps), bool)
+        feasible = self.checker.feasible(observation, grasps) if self.prune else np.ones(len(grasps), bool)
+        order = np.concatenate([np.flatnonzero(feasible), np.flatnonzero(~feasible)])
+        if self.spread is not None:
+            order = order[self.grid.spread(grasps[order], k, self.spread)]
+        order = order[:k]
+        grasps, logp, feasible = grasps[order], logp[order], feasible[order]
         self.last_candidates, self.last_log_prob, self.last_feasible = grasps, logp, feasible
         return self.last_candidates, self.last_log_prob
 
@@ -149,12 +167,14 @@ class FullAgent(PlannerAgent):
         dihedral: Propose with the dihedral ensemble (see :class:`PlannerAgent`).
         prune, prune_beam, pruning: Observation-based pruning of the candidates (see
             :class:`PlannerAgent`); the evaluator ranks the top ``k`` feasible ones.
+        spread, spread_beam: Spread the ``k`` candidates over distinct grasps (see :class:`PlannerAgent`).
     """
 
     def __init__(self, interface: AgentInterface | None = None, *, checkpoint: str | Path | None = None,
                  evaluator: str | Path | None = None, k: int = 20, beam_width: int = 20, threads: int | None = None,
                  dihedral: bool = False, prune: bool = True, prune_beam: int = 64,
-                 pruning: PruningConfig | dict | None = None) -> None:
+                 pruning: PruningConfig | dict | None = None, spread: int | None = None,
+                 spread_beam: int = 256) -> None:
         if interface is None:
             raise ValueError("FullAgent needs interface=... (the env's agent_interface(), or the env): it scores each "
                              "candidate's image from the env's 'hand_camera' capability")
@@ -165,7 +185,7 @@ class FullAgent(PlannerAgent):
             raise CapabilityError(f"FullAgent scores hand-camera images of its candidates, but {exc}; use an env of "
                                   "this package (simulated or RealFetchGrasp), or the planner agent") from None
         super().__init__(view, checkpoint=checkpoint, beam_width=beam_width, threads=threads, dihedral=dihedral,
-                         prune=prune, prune_beam=prune_beam, pruning=pruning)
+                         prune=prune, prune_beam=prune_beam, pruning=pruning, spread=spread, spread_beam=spread_beam)
         if evaluator is None:
             evaluator = shipped(f"evaluator_{self.planner.config.dims}d")
         self.evaluator: GraspEvaluator = load_checkpoint(evaluator, kind="evaluator")

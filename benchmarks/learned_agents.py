@@ -31,7 +31,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import torch
 from tqdm import tqdm
 
 from agents import load_agent
@@ -43,7 +42,8 @@ from grasp_envs.envs.interface import HAND_CAMERA, ReprojectedHandCamera, agent_
 VARIANTS = {"random": ("random", {}), "centroid": ("centroid", {}), "planner": ("planner", {}),
             "full": ("full", {}), "planner/no-prune": ("planner", {"prune": False}),
             "full/no-prune": ("full", {"prune": False}), "planner+d8": ("planner", {"dihedral": True}),
-            "full+d8": ("full", {"dihedral": True}), "full/reprojected": ("full", {})}
+            "full+d8": ("full", {"dihedral": True}), "full/reprojected": ("full", {}),
+            "full/spread1": ("full", {"spread": 1}), "full/spread2": ("full", {"spread": 2})}
 #: Rows whose hand camera reprojects the observed depth (as on the real robot) whatever the env renders.
 REPROJECTED = {"full/reprojected"}
 DEFAULT_VARIANTS = ["random", "centroid", "planner", "full", "planner/no-prune", "full/no-prune"]
@@ -64,6 +64,8 @@ def main(argv: list[str] | None = None) -> int:
                         "many objects can be grasped at all, the ceiling against which the agents stand")
     p.add_argument("--out", default="", help="write per-scene records and the summary as JSON")
     args = p.parse_args(argv)
+    import torch  # the learned agents' dependency; this module's tables stay importable without it
+
     torch.set_num_threads(args.threads)
     task = get_task(args.task)
     task.require_env()
@@ -83,7 +85,8 @@ def main(argv: list[str] | None = None) -> int:
         agents[name] = load_agent(base, reprojected if name in REPROJECTED else view, kw)
     # Each full agent keeps the top 20 it ranked (the planner's beam, from the same network) with
     # their log-likelihoods and evaluator scores; those are the recorded proposals.
-    beams = {"beam": "full", "beam/no-prune": "full/no-prune", "beam+d8": "full+d8"}
+    beams = {"beam": "full", "beam/no-prune": "full/no-prune", "beam+d8": "full+d8", "beam/spread1": "full/spread1",
+             "beam/spread2": "full/spread2"}
     beams = {b: a for b, a in beams.items() if a in agents}
     records = []
     t0 = time.perf_counter()

@@ -28,6 +28,7 @@ from tqdm import tqdm
 
 import grasp_envs  # noqa: F401
 from agents import CentroidAgent, load_agent
+from benchmarks.learned_agents import REPROJECTED, VARIANTS
 from benchmarks.stats import REJECTION_HEADER, cluster_counts, clustered_wilson_interval, rejection_cell, wilson_interval
 from grasp_envs.objects import PrimitiveBank, default_bank, generate_random_object
 from grasp_envs.objects.datasets import load_index, pinned_top_graspable, split_of
@@ -121,8 +122,9 @@ def _pooled_scenes(args, graspable: list[str], dims: int, label: str):
 
 #: Agent rows of ``baselines``: name -> (built-in agent, kwargs).  The learned agents use the
 #: shipped checkpoints unless ``--planner`` / ``--evaluator`` name others.
-AGENT_ROWS = {"random": ("random", {}), "centroid": ("centroid", {}), "planner": ("planner", {}), "full": ("full", {}),
-              "planner/no-prune": ("planner", {"prune": False}), "full/no-prune": ("full", {"prune": False})}
+#: Row name -> (built-in agent, extra kwargs): the rows of :mod:`benchmarks.learned_agents`, less the
+#: one whose hand camera is swapped (it needs that benchmark's interface).
+AGENT_ROWS = {name: row for name, row in VARIANTS.items() if name not in REPROJECTED}
 
 
 def _agent_kwargs(args, row: str) -> tuple[str, dict]:

@@ -138,6 +138,41 @@ class GraspGrid:
             raise ActionError(f"a step takes one grasp of shape ({self.dims},), got {len(bins)}")
         return self.decode(bins, bounds)
 
+    def bin_distance(self, a, b) -> np.ndarray:
+        """Chebyshev distance in bins between grasps ``a`` (n, dims) and ``b`` (m, dims): (n, m).
+
+        The largest per-dimension difference, with yaw taken around its circle (bin 0 neighbours
+        bin ``n_bins - 1``: the jaws are symmetric).  Distance 1 means the grasps are neighbours in
+        every dimension at once.
+        """
+        a, b = self.validate(a), self.validate(b)
+        diff = np.abs(a[:, None, :] - b[None, :, :])
+        diff[..., -1] = np.minimum(diff[..., -1], self.n_bins - diff[..., -1])
+        return diff.max(axis=-1)
+
+    def spread(self, bins, k: int, radius: int = 1) -> np.ndarray:
+        """Indices of up to ``k`` grasps of ``bins`` (in the given order) no two within ``radius``.
+
+        Greedy non-maximum suppression in bin space: walking ``bins`` in order (best first), a grasp
+        is kept unless a kept one lies within ``radius`` bins of it (:meth:`bin_distance`).  A
+        beam's grasps come in clusters of neighbours that mostly succeed or fail together, so the
+        spread set covers more distinct grasps for the same ``k``.  ``radius=0`` only drops exact
+        repeats.
+        """
+        b = self.validate(bins)
+        if k < 1 or radius < 0:
+            raise ValueError(f"k must be >= 1 and radius >= 0, got k={k}, radius={radius}")
+        near = self.bin_distance(b, b) <= radius
+        keep: list[int] = []
+        free = np.ones(len(b), bool)
+        for i in range(len(b)):
+            if free[i]:
+                keep.append(i)
+                if len(keep) == k:
+                    break
+                free &= ~near[i]
+        return np.asarray(keep, np.int64)
+
     def encode_position(self, position: np.ndarray, bounds: np.ndarray) -> np.ndarray:
         """Nearest x, y, z bins (n, 3) for world positions, clipped to the box."""
         bounds = np.asarray(bounds, dtype=np.float64)

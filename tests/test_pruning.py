@@ -106,3 +106,41 @@ def test_pruned_agents_put_feasible_candidates_first_and_are_rejected_less(env):
 def test_prune_beam_is_checked(env):
     with pytest.raises(ValueError, match="prune_beam"):
         PlannerAgent(env, prune_beam=5)
+
+
+def test_grid_spread_keeps_order_and_distance():
+    from grasp_envs.grid import GraspGrid
+
+    grid = GraspGrid(4)
+    # Yaw wraps: bins 0 and 19 are neighbours; x differs by 2 between the first and the third.
+    bins = np.array([[5, 5, 5, 0], [5, 6, 5, 19], [7, 5, 5, 0], [5, 5, 5, 10], [7, 6, 6, 1]])
+    d = grid.bin_distance(bins, bins)
+    assert d[0, 1] == 1 and d[0, 2] == 2 and d[0, 3] == 10 and np.all(np.diag(d) == 0)
+    assert grid.spread(bins, 5, radius=1).tolist() == [0, 2, 3]
+    assert grid.spread(bins, 2, radius=1).tolist() == [0, 2]
+    assert grid.spread(bins, 5, radius=0).tolist() == [0, 1, 2, 3, 4]
+    # A random set: every kept pair is more than the radius apart, and every dropped grasp is
+    # within it of a kept one that comes before it.
+    rng = np.random.default_rng(0)
+    b = rng.integers(0, 20, (300, 4))
+    keep = grid.spread(b, 300, radius=2)
+    kd = grid.bin_distance(b[keep], b[keep])
+    assert np.all(kd[~np.eye(len(keep), dtype=bool)] > 2)
+    for i in sorted(set(range(300)) - set(keep.tolist())):
+        before = keep[keep < i]
+        assert grid.bin_distance(b[i : i + 1], b[before]).min() <= 2
+    with pytest.raises(ValueError, match="radius"):
+        grid.spread(b, 3, radius=-1)
+
+
+def test_spread_candidates_are_distinct(env):
+    spread = FullAgent(env, spread=1)
+    grid = env.unwrapped.grid
+    for i in range(3):
+        obs, _ = env.reset(seed=40 + i)
+        b, _ = spread.propose(obs, 20)
+        d = grid.bin_distance(b, b)
+        assert np.all(d[~np.eye(len(b), dtype=bool)] > 1), "spread candidates must not be neighbours"
+        assert len(b) <= 20 and not np.any(~spread.last_feasible[:-1] & spread.last_feasible[1:])
+    with pytest.raises(ValueError, match="spread"):
+        PlannerAgent(env, spread=-1)
