@@ -23,6 +23,17 @@ from grasp_envs.envs.randomization import RandomizationConfig, RandomizationSamp
 from grasp_envs.camera import CameraModel
 
 SPLITS = ("train", "test")
+#: A failed grasp "moved" the object (``info["object_moved"]``) when its new rest is this far (m)
+#: or this much turned (radians) from the old one.
+MOVED_DISTANCE, MOVED_ANGLE = 1e-3, np.radians(1.0)
+
+
+def _rest_change(before: np.ndarray, after: np.ndarray) -> tuple[float, float]:
+    """Largest distance (m) and turn (radians) between two rests (pos, quat) of the objects, (7,) or (k, 7)."""
+    a, b = np.reshape(before, (-1, 7)), np.reshape(after, (-1, 7))
+    shift = np.linalg.norm(b[:, :3] - a[:, :3], axis=1)
+    turn = 2 * np.arccos(np.clip(np.abs(np.sum(a[:, 3:] * b[:, 3:], axis=1)), 0.0, 1.0))
+    return float(shift.max()), float(turn.max())
 
 
 def _physics(version):
@@ -43,6 +54,16 @@ class GraspEnv(gym.Env):
     :class:`~grasp_envs.envs.randomization.RandomizationConfig` or a dict of its fields): domain
     randomisation of friction, density, scale, the cameras and the sensing noise, drawn per reset;
     all off by default (docs/randomization.md).
+
+    ``max_attempts=N`` (a ``gym.make`` kwarg, so part of ``env.spec`` and of any benchmark task's
+    fingerprint; the physics of each attempt is that of the id) gives N grasps on the same object:
+    after a failure the object stays where physics left it and the next observation shows it; a
+    rejected grasp leaves the scene and the observation unchanged.  Each step's info says what
+    happened: ``outcome`` ("success", "failure", "rejected"), ``rejection`` (the reason or
+    ``None``), ``attempt`` (1-based), ``attempts_left`` (0 once the episode ended),
+    ``object_moved`` (the returned observation shows the object at a new rest, more than
+    :data:`MOVED_DISTANCE` away or :data:`MOVED_ANGLE` turned) and ``object_displacement`` (m);
+    see docs/attempts.md.
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 4}
@@ -185,11 +206,18 @@ class GraspEnv(gym.Env):
                 "grasp_position": poses.position[0].copy(),
                 "grasp_quaternion": mat_to_quat(poses.rotation)[0],
                 "attempt": self._attempt,
+                "attempts_left": 0 if terminated or truncated else self.max_attempts - self._attempt,
+                "object_moved": False,
+                "object_displacement": 0.0,
             }
         )
         if not (terminated or truncated) and rejection == Rejection.NONE:
             # The object stays; the next observation shows the scene after the failed grasp.
+            before = self.simulator.object_qpos.copy()
             self.simulator.set_object_pose(outcome.final_object_qpos[0])
+            shift, turn = _rest_change(before, self.simulator.object_qpos)
+            info["object_displacement"] = shift
+            info["object_moved"] = bool(shift > MOVED_DISTANCE or turn > MOVED_ANGLE)
             self._bounds = self._box_config.noisy_bounds(self.simulator.object_bounds, self.np_random)
             self._last_obs = self._observation()
         # Otherwise nothing in the scene moved (a rejected grasp never touches it, and the
