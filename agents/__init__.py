@@ -9,6 +9,8 @@ BUILTIN_AGENTS: dict[str, str] = {
     "centroid": "agents.baselines:CentroidAgent",
     "planner": "agents.full:PlannerAgent",
     "full": "agents.full:FullAgent",
+    "planner-memory": "agents.retry:FailureAwarePlanner",
+    "full-memory": "agents.retry:FailureAwareFull",
 }
 
 __all__ = ["Agent", "BUILTIN_AGENTS", "CentroidAgent", "RandomAgent", "load_agent"]

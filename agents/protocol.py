@@ -1,7 +1,12 @@
 """The agent protocol: anything with ``act(observation) -> action`` is an agent.
 
 Agents are structural (``typing.Protocol``): a user's policy plugs in without subclassing
-anything from this package.  ``reset(seed)`` is optional; evaluation calls it when present.
+anything from this package.  ``reset(seed)`` is optional; evaluation calls it when present, before
+each episode.  ``observe(info)`` is optional too: with several attempts per object
+(docs/attempts.md) evaluation passes it each step's ``info`` (``outcome``, ``rejection``,
+``grasp_bins``, ``attempt``, ``attempts_left``, ``object_moved``, ...) right after the step, so an
+agent can use its failures (:mod:`agents.retry`); the next ``act`` gets the observation of the
+scene after that step.
 An agent is built from its env's :class:`grasp_envs.envs.interface.AgentInterface` (spaces, grid,
 cameras, declared capabilities such as ``"hand_camera"``), never from the env itself.
 """

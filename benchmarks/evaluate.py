@@ -12,8 +12,9 @@ built once per seed with :func:`agents.load_agent` from the env's
 capabilities; an agent that asks it for the env or its simulator gets a
 :class:`~grasp_envs.envs.interface.SimulatorAccessError`), with ``{seed}`` in string kwargs replaced
 by the seed (so each seed can load its own checkpoint), reset with a seed derived from (seed, scene) when
-it has ``reset``, and acts until the episode ends.  Every episode becomes a record (seed, scene,
-object, actions, outcome, decision time); every number printed here or on the leaderboard is
+it has ``reset``, and acts until the episode ends (several grasps on tasks with ``max_attempts``; an
+agent with ``observe`` is passed each step's info: :mod:`agents.protocol`).  Every episode becomes a
+record (seed, scene, object, actions, outcome, decision time); every number printed here or on the leaderboard is
 recomputed from those records by :func:`summarize`; its 95% interval is clustered by object
 (:func:`grasp_envs.stats.clustered_wilson_interval`), since every seed meets the same objects.
 
@@ -23,7 +24,8 @@ Results schema (``schema_version`` 1), one JSON object::
     object_checksum}, observation_mode, hand_images, agent{spec, kwargs, label}, partial, tags, software{...},
     created, wall_s, workers, object_checksum (observed), episodes[{seed, scene, reset_seed,
     object_seed, object, object_digest, actions, decision_s, success, outcome, rejection,
-    lift_height}], summary (informational; never trusted by the leaderboard)
+    lift_height, attempts[{outcome, rejection, object_moved}] (one per action)}], summary
+    (informational; never trusted by the leaderboard)
 """
 
 from __future__ import annotations
@@ -123,7 +125,7 @@ class EpisodeRunner:
             self._digests[scene.object_seed] = object_digest(base.object)
         if hasattr(agent, "reset"):
             agent.reset(seed=agent_episode_seed(seed, scene.index))
-        actions, decisions = [], []
+        actions, decisions, attempts = [], [], []
         success, outcome, rejection, lift = False, "failure", "", 0.0
         while True:
             t0 = time.perf_counter()
@@ -135,6 +137,10 @@ class EpisodeRunner:
                                  f"expected integer bins of shape {base.action_space.shape}")
             actions.append([int(a) for a in action])
             obs, reward, terminated, truncated, info = self.env.step(action)
+            if hasattr(agent, "observe"):  # the optional feedback hook (agents.protocol)
+                agent.observe(info)
+            attempts.append({"outcome": info["outcome"], "rejection": info["rejection"],
+                             "object_moved": bool(info.get("object_moved", False))})
             success = bool(info["is_success"])
             outcome, rejection, lift = info["outcome"], info["rejection"], float(info["lift_height"])
             if terminated or truncated:
@@ -143,7 +149,7 @@ class EpisodeRunner:
             "seed": int(seed), "scene": scene.index, "reset_seed": scene.reset_seed, "object_seed": scene.object_seed,
             "object": info["object_name"], "object_digest": self._digests[scene.object_seed],
             "actions": actions, "decision_s": decisions, "success": success, "outcome": outcome,
-            "rejection": rejection, "lift_height": lift,
+            "rejection": rejection, "lift_height": lift, "attempts": attempts,
         }
 
     def close(self) -> None:

@@ -507,6 +507,12 @@ _DEFINITIONS: dict[str, tuple] = {
         "a16d7935e3bcf213b8110d44176d396b754fb62450b4175ba6b3f1c16eebeebd",
         "bf5047f5852508bda5253cdfa9afff76b39d1595bb79b052e43a09ea1f4f675c",
         "held-out procedurally generated objects, upright 4-D grasps; physics v1"),
+    "random-4d-test-3attempts-v2": (
+        "grasp_envs/GraspRandom4D-v1", {"dims": 4, "split": "test", "max_attempts": 3}, "random", "test",
+        "1e83a74d5f310e58cf755b8e71d5bd7f80ced2ad9bf473393c3c94695eba26ff",
+        "bf5047f5852508bda5253cdfa9afff76b39d1595bb79b052e43a09ea1f4f675c",
+        "random-4d-test-v2's scenes with three attempts per object (after a failure the object stays where it "
+        "ended up); physics v1"),
     "random-6d-train-v2": (
         "grasp_envs/GraspRandom6D-v1", {"dims": 6, "split": "train"}, "random", "train",
         "6bd6779f64f332bf4dcbae24aac1eee5c84358264ab0fc179a7d1914274fa6ba",
