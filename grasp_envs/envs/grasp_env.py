@@ -216,6 +216,7 @@ class GraspEnv(gym.Env):
             before = self.simulator.object_qpos.copy()
             self.simulator.set_object_pose(outcome.final_object_qpos[0])
             shift, turn = _rest_change(before, self.simulator.object_qpos)
+            info.update(self._info_base())  # the boxes of the scene the returned observation shows
             info["object_displacement"] = shift
             info["object_moved"] = bool(shift > MOVED_DISTANCE or turn > MOVED_ANGLE)
             self._bounds = self._box_config.noisy_bounds(self.simulator.object_bounds, self.np_random)
