@@ -15,7 +15,8 @@ from grasp_envs.objects import GraspObject
 from grasp_envs.objects.procedural import random_rotation
 from grasp_envs.sim import GraspSimulator, Rejection, SimConfig
 from grasp_envs.sim.simulator import mat_to_quat
-from grasp_envs.envs.observations import ObservationConfig, dexnet_noise
+from grasp_envs.envs.observations import MODE_KEYS, ObservationConfig, dexnet_noise
+from grasp_envs.envs.sensors import SceneSensors
 from grasp_envs.envs.hand_camera import reproject_hand_depth
 from grasp_envs.envs.interface import HAND_CAMERA, AgentInterface, RenderedHandCamera, ReprojectedHandCamera
 from grasp_envs.envs.physics import LATEST_PHYSICS, identity_digest, physics_identity, physics_version
@@ -303,17 +304,46 @@ class GraspEnv(gym.Env):
         them (:class:`grasp_envs.envs.randomization.CameraJitter`), not where the observation
         config, and so the agent, believes they are.
         """
-        sim, cfg = self.simulator, self.obs_config
+        return np.stack([self.simulator.render_depth(c, p, R) for c, p, R in self._camera_views()])
+
+    def _camera_views(self) -> list[tuple[CameraModel, np.ndarray, np.ndarray]]:
+        """(camera model, position, rotation) of each camera where it really is (jittered under randomisation)."""
+        cfg = self.obs_config
         cam = cfg.camera
         poses = cfg.camera_poses(self._bounds)
         jitter = None if self.randomization_sample is None else self.randomization_sample.cameras
         if jitter is None:
-            return np.stack([sim.render_depth(cam, p, R) for p, R in poses])
-        images = []
+            return [(cam, p, R) for p, R in poses]
+        views = []
         for (p, R), j in zip(poses, jitter):
             cam_j = CameraModel(cam.width, cam.height, cam.fovy + j.fovy, far=cam.far) if j.fovy else cam
-            images.append(sim.render_depth(cam_j, *j.apply(p, R)))
-        return np.stack(images)
+            views.append((cam_j, *j.apply(p, R)))
+        return views
+
+    def _sensor_observation(self, depth: np.ndarray) -> dict[str, np.ndarray]:
+        """The preset's keys beside depth and bbox (:mod:`grasp_envs.envs.observations`, :mod:`grasp_envs.envs.sensors`)."""
+        cfg, obs = self.obs_config, {}
+        keys = MODE_KEYS[cfg.mode]
+        if "object_pose" in keys:
+            obs["object_pose"] = self.simulator.object_qpos.astype(np.float32)
+        if "point_cloud" in keys:
+            # A child of np_random (Generator.spawn) draws the points: every other draw stays as without them.
+            src, rng = self.__dict__.get("_cloud_rng", (None, None))
+            if src is not self.np_random:
+                src, rng = self.np_random, self.np_random.spawn(1)[0]
+                self._cloud_rng = (src, rng)
+            obs["point_cloud"], obs["point_cloud_mask"] = cfg.point_cloud(
+                cfg.depth_points(depth, self._bounds), self._bounds, rng)
+        if "rgb" in keys or "segmentation" in keys:
+            sensors = self.__dict__.get("_sensors")
+            if sensors is None or sensors.simulator is not self.simulator:
+                sensors = self._sensors = SceneSensors(self.simulator)
+            views = [sensors.render(c, p, R, rgb="rgb" in keys, segmentation="segmentation" in keys)
+                     for c, p, R in self._camera_views()]
+            for key in ("rgb", "segmentation"):
+                if key in keys:
+                    obs[key] = np.stack([v[key] for v in views])
+        return obs
 
     def _observation(self) -> dict[str, np.ndarray]:
         cfg = self.obs_config
@@ -324,8 +354,7 @@ class GraspEnv(gym.Env):
             shape, sigma = self.randomization.depth_noise_params
             depth = dexnet_noise(depth, self.np_random, sigma, far=cfg.camera.far, gamma_shape=shape)
         obs = {"depth": depth.astype(np.float32), "bbox": self._bounds.astype(np.float32).ravel()}
-        if cfg.mode == "privileged":
-            obs["object_pose"] = self.simulator.object_qpos.astype(np.float32)
+        obs.update(self._sensor_observation(obs["depth"]))
         return obs
 
     def decode(self, actions) -> GraspPoses:

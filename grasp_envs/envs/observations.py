@@ -12,6 +12,19 @@ The default preset holds only what a real robot can compute from its depth camer
 
 The ``privileged`` preset adds ``object_pose`` (position and wxyz quaternion), which no real
 robot observes; results with it are flagged on the leaderboard.
+
+Further presets add sensor keys beside ``depth`` and ``bbox``, dm_control style (every preset keeps
+both, so an agent that reads ``depth`` runs in any of them; docs/observations.md):
+
+* ``pointcloud`` adds ``point_cloud`` (N, 3) float32 and ``point_cloud_mask`` (N,) int8: the
+  observed surface points inside the box grown by :data:`POINT_CLOUD_MARGIN` of its size on every
+  side, in the grasp grid's frame (:func:`grid_frame`: 0 and 1 are the box's faces, so
+  ``point * (n_bins - 1)`` is the point's fractional x, y, z bin); a seeded draw of N points when
+  more are seen, zero rows with mask 0 when fewer.
+* ``rgbd`` adds ``rgb`` (n_cameras, H, W, 3) uint8, the same cameras' colour images.
+* ``segmentation`` adds ``segmentation`` (n_cameras, H, W) uint8 ids: :data:`SEG_BACKGROUND`,
+  :data:`SEG_TABLE`, and :data:`SEG_OBJECT` + k for the k-th object (0 in single-object scenes).
+* ``all`` adds all three.
 """
 
 from __future__ import annotations
@@ -24,7 +37,23 @@ from scipy.ndimage import zoom
 
 from grasp_envs.camera import CameraModel, look_at_rotation, look_down_rotation
 
-OBS_MODES = ("depth", "privileged")
+#: Observation presets and the keys each adds to ``depth`` and ``bbox``.
+MODE_KEYS = {
+    "depth": (),
+    "privileged": ("object_pose",),
+    "pointcloud": ("point_cloud", "point_cloud_mask"),
+    "rgbd": ("rgb",),
+    "segmentation": ("segmentation",),
+    "all": ("point_cloud", "point_cloud_mask", "rgb", "segmentation"),
+}
+OBS_MODES = tuple(MODE_KEYS)
+#: Segmentation ids: no surface (the ray leaves the scene), the table, the first object (then +1 each).
+SEG_BACKGROUND, SEG_TABLE, SEG_OBJECT = 0, 1, 2
+#: The point cloud keeps what lies within the box grown by this fraction of its size on every side.
+POINT_CLOUD_MARGIN = 0.25
+#: Fields added after the first published config: :meth:`ObservationConfig.to_dict` leaves them out
+#: at their defaults, so records and checkpoints of configs that do not use them are unchanged.
+_LATER_FIELDS = {"point_cloud_size": 1024}
 NOISE_PRESETS = ("none", "dexnet")
 #: Where the hand-camera images of candidate grasps come from (:mod:`grasp_envs.envs.hand_camera`).
 HAND_IMAGE_SOURCES = ("rendered", "reprojected")
@@ -35,7 +64,9 @@ class ObservationConfig:
     """Cameras, resolution, noise and preset of the observation.
 
     Attributes:
-        mode: ``"depth"`` (default, real-robot computable) or ``"privileged"``.
+        mode: The preset (:data:`OBS_MODES`): ``"depth"`` (default, real-robot computable),
+            ``"privileged"``, ``"pointcloud"``, ``"rgbd"``, ``"segmentation"`` or ``"all"``
+            (module docstring).
         width: Image width in pixels.
         height: Image height in pixels.
         n_cameras: Number of overhead/oblique depth cameras.
@@ -59,6 +90,7 @@ class ObservationConfig:
             of the bounding box the agent sees, as a box segmented from real depth would err.
             The noisy box is the one everything is relative to: the observation's ``bbox``, the
             action grid's bins and the cameras' centring (0: the exact box, the default).
+        point_cloud_size: Points N of the ``point_cloud`` key (``pointcloud`` and ``all`` presets).
     """
 
     mode: str = "depth"
@@ -75,6 +107,7 @@ class ObservationConfig:
     hand_standoff: float = 0.10
     hand_images: str = "rendered"
     bbox_noise: float = 0.0
+    point_cloud_size: int = _LATER_FIELDS["point_cloud_size"]
 
     def __post_init__(self) -> None:
         if self.mode not in OBS_MODES:
@@ -91,6 +124,8 @@ class ObservationConfig:
             raise ValueError("noise_sigma and hand_standoff must be non-negative")
         if not 0 <= self.bbox_noise <= 0.05:
             raise ValueError(f"bbox_noise must lie in [0, 0.05] m, got {self.bbox_noise}")
+        if not 1 <= self.point_cloud_size <= 1_000_000:
+            raise ValueError(f"point_cloud_size must lie in [1, 1000000], got {self.point_cloud_size}")
         self.camera  # validates resolution and field of view
         self.hand_camera
 
@@ -102,8 +137,17 @@ class ObservationConfig:
     def hand_camera(self) -> CameraModel:
         return CameraModel(self.hand_width, self.hand_height, self.hand_fovy, far=1.0)
 
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """The observation's keys under this preset."""
+        return ("depth", "bbox", *MODE_KEYS[self.mode])
+
     def to_dict(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        for name, default in _LATER_FIELDS.items():
+            if d[name] == default:
+                del d[name]
+        return d
 
     def noisy_bounds(self, bounds: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """``bounds`` (2, 3) with :attr:`bbox_noise` on every face, each side kept at least 2 mm.
@@ -135,9 +179,60 @@ class ObservationConfig:
             "depth": spaces.Box(0.0, self.camera.far, (self.n_cameras, self.height, self.width), np.float32),
             "bbox": spaces.Box(-10.0, 10.0, (6,), np.float32),
         }
-        if self.mode == "privileged":
-            d["object_pose"] = spaces.Box(-10.0, 10.0, (7,), np.float32)
+        images = (self.n_cameras, self.height, self.width)
+        extra = {
+            "object_pose": lambda: spaces.Box(-10.0, 10.0, (7,), np.float32),
+            "point_cloud": lambda: spaces.Box(-POINT_CLOUD_MARGIN, 1.0 + POINT_CLOUD_MARGIN,
+                                              (self.point_cloud_size, 3), np.float32),
+            "point_cloud_mask": lambda: spaces.MultiBinary(self.point_cloud_size),
+            "rgb": lambda: spaces.Box(0, 255, (*images, 3), np.uint8),
+            "segmentation": lambda: spaces.Box(0, 255, images, np.uint8),
+        }
+        for key in MODE_KEYS[self.mode]:
+            d[key] = extra[key]()
         return spaces.Dict(d)
+
+    def point_cloud(self, points: np.ndarray, bbox: np.ndarray,
+                    rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """The ``point_cloud`` and ``point_cloud_mask`` of table-frame ``points`` (m, 3) for the box ``bbox``.
+
+        Keeps the points within the box grown by :data:`POINT_CLOUD_MARGIN`, in the grid's frame
+        (:func:`grid_frame`); draws :attr:`point_cloud_size` of them without replacement from
+        ``rng`` when there are more (in their original order), pads with zero rows (mask 0) when
+        fewer.  Draws nothing when all fit.
+        """
+        n = self.point_cloud_size
+        g = grid_frame(points, bbox)
+        inside = np.all((g >= -POINT_CLOUD_MARGIN) & (g <= 1.0 + POINT_CLOUD_MARGIN), axis=1)
+        g = g[inside]
+        if len(g) > n:
+            g = g[np.sort(rng.choice(len(g), n, replace=False))]
+        cloud = np.zeros((n, 3), np.float32)
+        cloud[: len(g)] = g
+        mask = np.zeros(n, np.int8)
+        mask[: len(g)] = 1
+        return cloud, mask
+
+    def depth_points(self, depth: np.ndarray, bbox: np.ndarray) -> np.ndarray:
+        """Table-frame surface points (m, 3) of every camera's pixels that see something (depth below ``far``),
+        deprojected from the cameras' poses relative to ``bbox``, as the agent knows them."""
+        cam = self.camera
+        points = []
+        for img, (pos, R) in zip(np.asarray(depth, np.float64), self.camera_poses(np.asarray(bbox, np.float64).reshape(2, 3))):
+            valid = (img > 0) & (img < cam.far)
+            points.append(cam.deproject(img)[valid] @ R.T + pos)
+        return np.concatenate(points)
+
+
+def grid_frame(points: np.ndarray, bbox: np.ndarray) -> np.ndarray:
+    """Table-frame points (m, 3) in the grasp grid's frame of the box ``bbox`` ((6,) or (2, 3)).
+
+    The grid's frame has the table's axes and the box's corners at (0, 0, 0) (its minimum) and
+    (1, 1, 1): a point's coordinates times ``n_bins - 1`` are its fractional x, y, z bins
+    (:class:`grasp_envs.grid.GraspGrid`).  Flat sides (a span under 0.1 mm) count as 0.1 mm.
+    """
+    b = np.asarray(bbox, np.float64).reshape(2, 3)
+    return (np.asarray(points, np.float64) - b[0]) / np.maximum(b[1] - b[0], 1e-4)
 
 
 def dexnet_noise(depth: np.ndarray, rng: np.random.Generator, sigma: float = 0.005, far: float | None = None,

@@ -19,7 +19,11 @@ The simulator knows nothing of Gymnasium; the Gymnasium environments wrap it.
 
 from __future__ import annotations
 
+import copy
 import enum
+import hashlib
+import threading
+import weakref
 from dataclasses import asdict, dataclass
 
 import mujoco
@@ -229,6 +233,28 @@ def settle_bodies(m: mujoco.MjModel, d: mujoco.MjData, cfg: "SimConfig", qpos_ad
     return steps, at_rest
 
 
+#: Per object (held weakly: an entry goes with its object): its compiled models and the rest
+#: states it settled into, so a simulator of an object seen before compiles and settles nothing
+#: again.  Outcomes never depend on it: a model is copied from the one its spec compiled to,
+#: a rest state is the full integration state the same settling reached.
+_SCENES: "weakref.WeakKeyDictionary[GraspObject, dict]" = weakref.WeakKeyDictionary()
+_SCENES_LOCK = threading.Lock()
+#: Rest states kept per object (distinct orientations, frictions or configurations); 0 turns
+#: both caches off.
+REST_STATES_PER_OBJECT = 16
+_INTEGRATION = mujoco.mjtState.mjSTATE_INTEGRATION
+
+
+def _scene_entry(obj: GraspObject) -> dict | None:
+    if REST_STATES_PER_OBJECT <= 0:
+        return None
+    with _SCENES_LOCK:
+        try:
+            return _SCENES.setdefault(obj, {"models": {}, "rest": {}})
+        except TypeError:  # an object type without weak references: no caching
+            return None
+
+
 class GraspSimulator:
     """All grasping physics for one object on a table.
 
@@ -251,12 +277,24 @@ class GraspSimulator:
                  table_friction: float | None = None) -> None:
         self.obj = obj
         self.config = config
-        self.model = build_physics_model(obj, config.physics_options, inertial=inertial)
+        # Explicit mass properties (randomised densities) are drawn per scene: nothing to reuse.
+        entry = _scene_entry(obj) if inertial is None else None
+        self._scene = entry
+        key = (config.physics_options, config.approach_distance)
+        models = None if entry is None else entry["models"].get(key)
+        if models is None:
+            models = (build_physics_model(obj, config.physics_options, inertial=inertial),
+                      build_probe_model(obj, approach_distance=config.approach_distance))
+            if entry is not None:
+                entry["models"][key] = models
+        # The kept physics model stays pristine (this simulator may change its own copy: friction,
+        # damping while settling); the probe model is only read, so it is shared.
+        self.model = models[0] if entry is None else copy.copy(models[0])
+        self.probe_model = models[1]
         self.data = mujoco.MjData(self.model)
-        self.probe_model = build_probe_model(obj, approach_distance=config.approach_distance)
         self.probe_data = mujoco.MjData(self.probe_model)
         self.nthread = max(1, int(nthread))
-        self._rollout_datas = [mujoco.MjData(self.model) for _ in range(self.nthread)]
+        self._rollout_datas_ = None  # made on the first rollout (rejected grasps need none)
         self._rollout = rollout.Rollout(nthread=self.nthread if self.nthread > 1 else 0)
         m = self.model
         self._obj_qadr = m.jnt_qposadr[m.joint("object_free").id]
@@ -280,6 +318,19 @@ class GraspSimulator:
         if finger_friction is not None or table_friction is not None:
             self.set_friction(fingers=finger_friction, table=table_friction)
         self.place(np.eye(3) if orientation is None else orientation)
+
+    _scene: dict | None = None
+    _rollout_datas_: list | None = None
+
+    @property
+    def _rollout_datas(self) -> list[mujoco.MjData]:
+        if self._rollout_datas_ is None:
+            self._rollout_datas_ = [mujoco.MjData(self.model) for _ in range(self.nthread)]
+        return self._rollout_datas_
+
+    @_rollout_datas.setter
+    def _rollout_datas(self, datas: list[mujoco.MjData]) -> None:
+        self._rollout_datas_ = datas
 
     def set_friction(self, *, fingers: float | None = None, table: float | None = None) -> None:
         """Set the sliding friction of the finger-object and table-object contacts (physics model only).
@@ -314,9 +365,13 @@ class GraspSimulator:
         # The rollout runner holds threads and is rebuilt on unpickling; models and data pickle.
         state = dict(self.__dict__)
         state.pop("_rollout")
+        state["_scene"] = None  # the per-object cache is this process's
         return state
 
     def __setstate__(self, state: dict) -> None:
+        state = dict(state)
+        state.setdefault("_rollout_datas_", state.pop("_rollout_datas", None))
+        state.setdefault("_scene", None)
         self.__dict__.update(state)
         self._rollout = rollout.Rollout(nthread=self.nthread if self.nthread > 1 else 0)
 
@@ -342,14 +397,41 @@ class GraspSimulator:
         d.qpos[self._obj_qadr + 3 : self._obj_qadr + 7] = mat_to_quat(R)[0]
         self._settle()
 
+    def _rest_key(self) -> tuple | None:
+        """What settling from the current data depends on: configuration, start state, model."""
+        if self._scene is None:
+            return None
+        m, d = self.model, self.data
+        h = hashlib.blake2b(digest_size=16)
+        for a in (d.qpos, d.qvel, d.ctrl, d.mocap_pos, d.mocap_quat, m.geom_friction, m.geom_priority,
+                  m.geom_condim, m.geom_solref, m.geom_solimp, m.geom_solmix, m.geom_margin, m.dof_damping,
+                  m.body_mass, m.body_inertia, m.body_ipos, m.body_iquat, m.opt.gravity):
+            h.update(np.ascontiguousarray(a).tobytes())
+        return (self.config, h.digest())
+
     def _settle(self) -> None:
-        """Step until the object is at rest (:func:`settle_bodies`)."""
+        """Step until the object is at rest (:func:`settle_bodies`); a rest state reached before
+        from the same start is reused (the object's cache, :data:`REST_STATES_PER_OBJECT`)."""
         m, d, cfg = self.model, self.data, self.config
+        key = self._rest_key()
+        rest = None if key is None else self._scene["rest"].get(key)
+        if rest is not None:
+            self.settle_steps, state = rest
+            mujoco.mj_setState(m, d, state, _INTEGRATION)
+            self._finish_settle()
+            return
         self.settle_steps, at_rest = settle_bodies(m, d, cfg, [self._obj_qadr], [self._obj_vadr], [self.obj.mass])
         if not np.all(np.isfinite(d.qpos)):
             raise SimulationError(f"{self.obj.name}: NaN while settling on the table")
         if not at_rest:
             raise SimulationError(f"{self.obj.name}: did not come to rest within {cfg.settle_time} s")
+        if key is not None:
+            state = np.empty(mujoco.mj_stateSize(m, _INTEGRATION))
+            mujoco.mj_getState(m, d, state, _INTEGRATION)
+            cache = self._scene["rest"]
+            cache[key] = (self.settle_steps, state)
+            while len(cache) > REST_STATES_PER_OBJECT:
+                cache.pop(next(iter(cache)))
         self._finish_settle()
 
     def _finish_settle(self) -> None:
@@ -500,17 +582,34 @@ class GraspSimulator:
         return GraspOutcome(rej, success, lift, final)
 
     # ------------------------------------------------------------------ depth
-    def _depth(self, camera: CameraModel, position: np.ndarray, rotation: np.ndarray, dirs_cam: np.ndarray,
-               out: np.ndarray) -> None:
+    def _cast(self, camera: CameraModel, position: np.ndarray, rotation: np.ndarray, dirs_cam: np.ndarray,
+              normal: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Geom ids (-1: miss) and optical-z depths (``far`` where missed) of the camera's rays."""
         vec = dirs_cam @ np.asarray(rotation).T
         n = len(vec)
         geomid = np.empty(n, np.int32)
         dist = np.empty(n)
         mujoco.mj_multiRay(self.model, self.data, np.asarray(position, np.float64), vec.ravel(), self._geomgroup,
-                           1, -1, geomid, dist, None, n, camera.far * 4)
+                           1, -1, geomid, dist, normal, n, camera.far * 4)
         depth = dist * dirs_cam[:, 2]
         depth[(geomid < 0) | (depth > camera.far)] = camera.far
-        out[:] = depth.reshape(camera.height, camera.width)
+        return geomid, depth
+
+    def _depth(self, camera: CameraModel, position: np.ndarray, rotation: np.ndarray, dirs_cam: np.ndarray,
+               out: np.ndarray) -> None:
+        out[:] = self._cast(camera, position, rotation, dirs_cam)[1].reshape(camera.height, camera.width)
+
+    def render_surface(self, camera: CameraModel, position: np.ndarray,
+                       rotation: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """What each pixel's ray hits, by the ray cast :meth:`render_depth` makes (pixel for pixel).
+
+        Returns depth (H, W) float32 (as :meth:`render_depth`), geom ids (H, W) int32 (-1 where the
+        ray hits nothing) and world-frame unit surface normals (H, W, 3) float64.
+        """
+        h, w = camera.height, camera.width
+        normal = np.zeros(h * w * 3)
+        geomid, depth = self._cast(camera, position, rotation, camera.ray_directions(), normal)
+        return (depth.reshape(h, w).astype(np.float32), geomid.reshape(h, w), normal.reshape(h, w, 3))
 
     def render_depth(self, camera: CameraModel, position: np.ndarray, rotation: np.ndarray) -> np.ndarray:
         """Depth image (H, W) float32 in metres by ray casting, camera-to-world ``rotation`` (optical frame)."""

@@ -1,0 +1,167 @@
+"""Observation presets beside depth: point cloud in the grid's frame, RGB-D, segmentation (sim and real)."""
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+import grasp_envs  # noqa: F401
+from grasp_envs.envs.observations import (MODE_KEYS, OBS_MODES, POINT_CLOUD_MARGIN, SEG_BACKGROUND, SEG_OBJECT,
+                                          SEG_TABLE, ObservationConfig, grid_frame)
+from grasp_envs.grid import GraspGrid
+
+SENSOR_MODES = ("pointcloud", "rgbd", "segmentation", "all")
+ENV = "grasp_envs/GraspRandom4D-v1"
+
+
+def make(mode, **obs):
+    return gym.make(ENV, observation={"mode": mode, **obs})
+
+
+def test_presets_keep_depth_and_default_config_is_unchanged():
+    assert set(SENSOR_MODES) <= set(OBS_MODES)
+    for mode in OBS_MODES:
+        cfg = ObservationConfig(mode=mode)
+        assert cfg.keys[:2] == ("depth", "bbox") and set(cfg.space().spaces) == set(cfg.keys)
+    # The default config's record (checkpoints, dataset manifests) has no new field ...
+    assert "point_cloud_size" not in ObservationConfig().to_dict()
+    assert ObservationConfig(**ObservationConfig().to_dict()) == ObservationConfig()
+    # ... and a config that sets it records it.
+    assert ObservationConfig(mode="pointcloud", point_cloud_size=256).to_dict()["point_cloud_size"] == 256
+    with pytest.raises(ValueError, match="observation mode must be one of"):
+        ObservationConfig(mode="pointclouds")
+    with pytest.raises(ValueError, match="point_cloud_size"):
+        ObservationConfig(mode="pointcloud", point_cloud_size=0)
+
+
+@pytest.mark.parametrize("mode", SENSOR_MODES)
+def test_check_env_and_spaces(mode):
+    env = make(mode)
+    try:
+        check_env(env.unwrapped, skip_render_check=True)
+        obs, _ = env.reset(seed=3)
+        assert env.observation_space.contains(obs)
+        assert set(obs) == {"depth", "bbox", *MODE_KEYS[mode]}
+        for key, space in env.observation_space.spaces.items():
+            assert obs[key].dtype == space.dtype and obs[key].shape == space.shape, key
+    finally:
+        env.close()
+
+
+def test_sensor_modes_leave_depth_and_every_draw_unchanged():
+    """Same scenes, same depth, same outcomes: the extra keys change nothing an agent on depth sees."""
+    base, full = make("depth", bbox_noise=0.005), make("all", bbox_noise=0.005)
+    try:
+        for seed in (0, 1):
+            a, _ = base.reset(seed=seed)
+            b, _ = full.reset(seed=seed)
+            np.testing.assert_array_equal(a["depth"], b["depth"])
+            np.testing.assert_array_equal(a["bbox"], b["bbox"])
+            act = np.array([10, 10, 8, 5])
+            ra, rb = base.step(act), full.step(act)
+            assert ra[1:4] == rb[1:4]
+        # The seeded draws after the observation (the next scene) agree too.
+        assert base.unwrapped.np_random.integers(1 << 30) == full.unwrapped.np_random.integers(1 << 30)
+    finally:
+        base.close()
+        full.close()
+
+
+def test_point_cloud_is_the_observed_surface_in_the_grid_frame():
+    env = make("all", point_cloud_size=4096)
+    try:
+        obs, _ = env.reset(seed=5)
+        cfg = env.unwrapped.obs_config
+        bbox = obs["bbox"].reshape(2, 3).astype(np.float64)
+        valid = obs["point_cloud_mask"] == 1
+        assert 30 < valid.sum() < 4096  # all of them fit: no draw, zero padding after
+        assert not obs["point_cloud"][~valid].any()
+        g = obs["point_cloud"][valid].astype(np.float64)
+        assert np.all(g >= -POINT_CLOUD_MARGIN - 1e-6) and np.all(g <= 1 + POINT_CLOUD_MARGIN + 1e-6)
+        # Back in metres, every point projects onto its depth pixel at its depth: it is the observed surface.
+        world = bbox[0] + g * (bbox[1] - bbox[0])
+        pos, R = cfg.camera_poses(bbox)[0]
+        q = (world - pos) @ R
+        u, v = np.floor(cfg.camera.project(q)).astype(int).T
+        np.testing.assert_allclose(q[:, 2], obs["depth"][0][v, u], atol=1e-4)
+        # Points on the object (segmentation) lie inside the box; grid frame * (n_bins - 1) is the bin.
+        on_object = obs["segmentation"][0][v, u] >= SEG_OBJECT
+        assert on_object.sum() > 20
+        assert np.all(g[on_object] > -0.02) and np.all(g[on_object] < 1.02)
+        grid = GraspGrid(4)
+        np.testing.assert_array_equal(np.clip(np.rint(g[on_object] * (grid.n_bins - 1)), 0, grid.n_bins - 1),
+                                      grid.encode_position(world[on_object], bbox))
+        np.testing.assert_allclose(grid_frame(bbox, bbox), [[0, 0, 0], [1, 1, 1]])
+    finally:
+        env.close()
+
+
+def test_point_cloud_draw_is_seeded():
+    env = make("pointcloud", point_cloud_size=64)
+    try:
+        a, _ = env.reset(seed=2)
+        b, _ = env.reset(seed=2)
+        c, _ = env.reset(seed=4)
+        assert a["point_cloud_mask"].all()  # more points than 64: a draw
+        np.testing.assert_array_equal(a["point_cloud"], b["point_cloud"])
+        assert not np.array_equal(a["point_cloud"], c["point_cloud"])
+    finally:
+        env.close()
+
+
+def test_segmentation_and_rgb_agree_with_depth():
+    env = make("all", n_cameras=2)
+    try:
+        obs, _ = env.reset(seed=1)
+        depth, seg, rgb = obs["depth"], obs["segmentation"], obs["rgb"]
+        far = env.unwrapped.obs_config.camera.far
+        assert set(np.unique(seg)) <= {SEG_BACKGROUND, SEG_TABLE, SEG_OBJECT}
+        # The object's pixels are exactly those whose depth is nearer than the table plane there.
+        clean = env.unwrapped.depth_images()
+        np.testing.assert_array_equal(clean, depth)
+        top = depth[0]
+        height = env.unwrapped.obs_config.camera_height
+        np.testing.assert_array_equal(seg[0] == SEG_OBJECT, top < height - 1e-4)
+        assert np.all((seg == SEG_BACKGROUND) == (depth >= far))
+        # Colours come from the scene: the table is the table's, the object's are the object's hue.
+        m = env.unwrapped.simulator.model
+        table_rgb = m.geom_rgba[m.geom("table").id, :3]
+        obj_rgb = m.geom_rgba[m.geom("part0").id, :3]
+        flat = rgb[0][seg[0] == SEG_TABLE].astype(float)
+        np.testing.assert_allclose(flat / np.linalg.norm(flat, axis=1, keepdims=True),
+                                   np.broadcast_to(table_rgb / np.linalg.norm(table_rgb), flat.shape), atol=0.02)
+        o = rgb[0][seg[0] == SEG_OBJECT].astype(float)
+        hue = o / np.linalg.norm(o, axis=1, keepdims=True)
+        assert np.all(hue @ (obj_rgb / np.linalg.norm(obj_rgb)) > 0.99)
+        assert not rgb[seg == SEG_BACKGROUND].any()
+        # Seeded: the same reset gives the same bytes.
+        again, _ = env.reset(seed=1)
+        for key in obs:
+            np.testing.assert_array_equal(obs[key], again[key])
+    finally:
+        env.close()
+
+
+def test_clutter_segmentation_labels_each_object():
+    env = gym.make("grasp_envs/GraspClutter4D-v1", n_objects=3, observation={"mode": "segmentation"})
+    try:
+        obs, info = env.reset(seed=0)
+        ids = set(np.unique(obs["segmentation"]).tolist())
+        assert SEG_TABLE in ids and ids - {SEG_BACKGROUND, SEG_TABLE} <= {SEG_OBJECT + k for k in range(3)}
+        assert len(ids - {SEG_BACKGROUND, SEG_TABLE}) >= 2
+    finally:
+        env.close()
+
+
+@pytest.mark.parametrize("agent", ["random", "centroid"])
+def test_depth_agents_run_in_sensor_modes(agent):
+    from agents import load_agent
+
+    env = make("all")
+    try:
+        a = load_agent(agent, env, {"seed": 0})
+        obs, _ = env.reset(seed=0)
+        obs, reward, terminated, truncated, info = env.step(a.act(obs))
+        assert terminated and env.observation_space.contains(obs)
+    finally:
+        env.close()
