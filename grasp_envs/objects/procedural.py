@@ -16,6 +16,8 @@ Same seed and same bank give the same object, bit for bit: all randomness comes 
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -137,11 +139,38 @@ def generate_random_object(
     bank: PrimitiveBank | None = None,
     config: RandomObjectConfig = RandomObjectConfig(),
 ) -> GraspObject:
-    """Build the procedural object for ``seed`` (deterministic given seed, bank and config)."""
+    """Build the procedural object for ``seed`` (deterministic given seed, bank and config).
+
+    The last :data:`OBJECT_CACHE_SIZE` objects are kept: asking again for a seed returns the
+    same (immutable) object, with its parts' hulls and union mass properties, at no cost.
+    """
     if bank is None:
         bank = default_bank()
     if seed < 0:
         raise ValueError(f"object seed must be non-negative, got {seed}")
+    key = (id(bank), int(seed), config)
+    with _CACHE_LOCK:
+        hit = _OBJECT_CACHE.get(key)
+        if hit is not None and hit[0] is bank:
+            _OBJECT_CACHE.move_to_end(key)
+            return hit[1]
+    obj = _generate(int(seed), bank, config)
+    if OBJECT_CACHE_SIZE > 0:
+        with _CACHE_LOCK:
+            _OBJECT_CACHE[key] = (bank, obj)
+            while len(_OBJECT_CACHE) > OBJECT_CACHE_SIZE:
+                _OBJECT_CACHE.popitem(last=False)
+    return obj
+
+
+#: How many procedural objects :func:`generate_random_object` keeps (0: none).  Outcomes never
+#: depend on it: a kept object is the one the seed builds.
+OBJECT_CACHE_SIZE = 64
+_OBJECT_CACHE: OrderedDict = OrderedDict()
+_CACHE_LOCK = threading.Lock()
+
+
+def _generate(seed: int, bank: PrimitiveBank, config: RandomObjectConfig) -> GraspObject:
     rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0x6F626A]))
     # A draw can (rarely) give a part too thin to simulate; draw again from the same stream, so
     # the result stays a pure function of the seed and valid draws are unaffected.
