@@ -15,7 +15,7 @@ The peers, like for like: ``planner`` and ``full`` retry without memory (they pl
 new observation), ``planner-memory`` and ``full-memory`` (:mod:`agents.retry`) drop the failed
 grasps and their 1-bin neighbours before choosing.  Random and Centroid retry as they act.  Each
 failure-aware row is compared with its memoryless peer scene by scene (episodes won and lost
-within 3 attempts).  Intervals are Wilson's, clustered by object (:mod:`grasp_envs.stats`);
+within 3 attempts, and the exact sign test of those scenes).  Intervals are Wilson's, clustered by object (:mod:`grasp_envs.stats`);
 every scene here has its own object, so they equal the plain Wilson interval.
 """
 
@@ -75,6 +75,13 @@ def paired(records: list[dict], peer: list[dict], k: int = ATTEMPTS[-1]) -> tupl
     return won, lost
 
 
+def sign_test(won: int, lost: int) -> float:
+    """Two-sided exact sign test (McNemar's exact test) of the scenes on which the two agents differ."""
+    from scipy.stats import binomtest
+
+    return 1.0 if won + lost == 0 else float(binomtest(won, won + lost, 0.5).pvalue)
+
+
 def format_table(rows: dict[str, dict], records: dict[str, list[dict]]) -> str:
     lines = ["| agent | within 1 (one-shot) | within 2 | within 3 | retries: repeated / rejected | "
              "failures that moved the object | vs memoryless peer, within 3: won / lost | s per decision |",
@@ -88,7 +95,7 @@ def format_table(rows: dict[str, dict], records: dict[str, list[dict]]) -> str:
         vs = "-"
         if peer in records:
             won, lost = paired(records[name], records[peer])
-            vs = f"{won} / {lost} (vs {peer})"
+            vs = f"{won} / {lost} (vs {peer}; sign test p = {sign_test(won, lost):.3f})"
         lines.append(f"| {name} | {' | '.join(cells)} | {r['repeats']} / {r['rejected_retries']} of {r['retries']} | "
                      f"{r['moved']} of {r['failures']} | {vs} | {r['decision_s']:.2f} |")
     return "\n".join(lines)

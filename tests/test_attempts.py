@@ -140,6 +140,8 @@ def test_the_benchmark_counts_success_within_k_attempts():
     assert [bench.success_within(won_second, k) for k in (1, 2, 3)] == [False, True, True]
     assert not any(bench.success_within(lost, k) for k in (1, 2, 3))
     assert bench.repeats(won_second) == 1 and bench.repeats(lost) == 2
+    assert bench.paired([{"seed": 0, "scene": 0, **won_second}], [{"seed": 0, "scene": 0, **lost}]) == (1, 0)
+    assert bench.sign_test(5, 0) == pytest.approx(0.0625) and bench.sign_test(0, 0) == 1.0
 
 
 # ---------------------------------------------------------------------- the failure-aware agents

@@ -30,6 +30,7 @@ NAV_ORDER = [
     ("Dataset format", "dataset.md"),
     ("Training", "training.md"),
     ("Benchmarks", "benchmarks.md"),
+    ("Several attempts", "attempts.md"),
     ("Leaderboard", "leaderboard.md"),
     ("Real robot", "real_robot.md"),
 ]
