@@ -1,9 +1,14 @@
-"""Intel RealSense D435 depth through pyrealsense2: stream, SDK filters, metres and intrinsics.
+"""Intel RealSense D435 depth (and colour) through pyrealsense2: stream, SDK filters, metres and intrinsics.
 
 Every depth frame, whether it comes from a physical camera (:class:`RealSenseCamera`) or from
 librealsense's software device (:class:`real.software_camera.SoftwareDepthCamera`), goes through the
 same :class:`DepthFilterChain` (the SDK's spatial, temporal and hole-filling filters) and the same
 conversion to a :class:`DepthFrame` (float32 metres plus the stream's intrinsics).
+
+With ``RealSenseConfig.color`` the colour stream runs too: each filtered depth frame's colour
+comes from the SDK's ``rs.align`` to the depth stream (through the factory depth-to-colour
+extrinsics), so ``DepthFrame.color`` is an (H, W, 3) uint8 image on the depth frame's pixels
+(black where the colour camera does not see the depth pixel's point).
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ from real.calibration import Intrinsics
 
 #: Depth stream resolutions the D435 offers that the pipeline accepts.
 RESOLUTIONS = ((848, 480), (640, 480))
+#: Colour stream resolutions the pipeline accepts (the D435's RGB sensor, rgb8).
+COLOR_RESOLUTIONS = ((640, 480), (848, 480), (1280, 720), (1920, 1080))
 HOLE_FILL_MODES = {"fill_from_left": 0, "farthest_from_around": 1, "nearest_from_around": 2}
 
 
@@ -56,6 +63,10 @@ class RealSenseConfig:
         warmup_frames: Frames dropped after the stream starts (auto-exposure settles).
         timeout_ms: Longest wait for one frame.
         max_depth: Depth beyond this (m) is treated as missing.
+        color: Also stream colour, aligned to depth (``DepthFrame.color``); the ``rgbd`` and
+            ``all`` observation presets need it.
+        color_width: Colour stream width.
+        color_height: Colour stream height.
     """
 
     width: int = 848
@@ -75,6 +86,9 @@ class RealSenseConfig:
     warmup_frames: int = 15
     timeout_ms: int = 2000
     max_depth: float = 3.0
+    color: bool = False
+    color_width: int = 640
+    color_height: int = 480
 
     def __post_init__(self) -> None:
         if (self.width, self.height) not in RESOLUTIONS:
@@ -97,6 +111,9 @@ class RealSenseConfig:
             raise ValueError("burst and timeout_ms must be positive and warmup_frames non-negative")
         if self.max_depth <= 0:
             raise ValueError(f"max_depth must be positive, got {self.max_depth}")
+        if (self.color_width, self.color_height) not in COLOR_RESOLUTIONS:
+            raise ValueError(f"colour resolution must be one of {COLOR_RESOLUTIONS}, "
+                             f"got {(self.color_width, self.color_height)}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -104,11 +121,16 @@ class RealSenseConfig:
 
 @dataclass(frozen=True)
 class DepthFrame:
-    """One processed depth image: float32 metres (0 where missing) and the stream's intrinsics."""
+    """One processed depth image: float32 metres (0 where missing) and the stream's intrinsics.
+
+    ``color``: the colour aligned to it, (H, W, 3) uint8 on the depth pixels, when the colour
+    stream runs (``RealSenseConfig.color``); ``None`` otherwise.
+    """
 
     depth: np.ndarray
     intrinsics: Intrinsics
     timestamp_ms: float = 0.0
+    color: np.ndarray | None = None
 
 
 class DepthFilterChain:
@@ -150,9 +172,27 @@ class DepthFilterChain:
             self.filters.append(f)
 
     def process(self, frame):
+        """Filter a depth frame, or the depth frame of a frameset (which stays a frameset)."""
         for f in self.filters:
             frame = f.process(frame)
-        return frame
+        return frame.as_frameset() if frame.is_frameset() else frame
+
+
+def to_color_depth_frame(frameset, align, max_depth: float) -> DepthFrame:
+    """A (filtered) depth + colour frameset as a :class:`DepthFrame` whose colour is aligned to the depth.
+
+    ``align`` is an ``rs.align(rs.stream.depth)`` block: the SDK reprojects each depth pixel's
+    point into the colour image through the streams' intrinsics and extrinsics.
+    """
+    aligned = align.process(frameset).as_frameset()
+    depth, color = aligned.get_depth_frame(), aligned.get_color_frame()
+    if not depth or not color:
+        raise CameraError("the camera delivered a frameset without depth and colour; check that both streams run")
+    frame = to_depth_frame(depth, max_depth)
+    rgb = np.asanyarray(color.get_data())
+    if rgb.shape != (*frame.depth.shape, 3):
+        raise CameraError(f"aligned colour has shape {rgb.shape}, expected {(*frame.depth.shape, 3)} (rgb8)")
+    return DepthFrame(frame.depth, frame.intrinsics, frame.timestamp_ms, rgb.copy())
 
 
 def to_depth_frame(frame, max_depth: float) -> DepthFrame:
@@ -189,6 +229,9 @@ class RealSenseCamera:
         if c.serial:
             cfg.enable_device(c.serial)
         cfg.enable_stream(rs.stream.depth, c.width, c.height, rs.format.z16, c.fps)
+        if c.color:
+            cfg.enable_stream(rs.stream.color, c.color_width, c.color_height, rs.format.rgb8, c.fps)
+            self.align = rs.align(rs.stream.depth)
         self.pipeline = rs.pipeline()
         try:
             self.pipeline.start(cfg)
@@ -211,7 +254,9 @@ class RealSenseCamera:
                 frames = self.pipeline.wait_for_frames(self.config.timeout_ms)
             except RuntimeError as e:
                 raise CameraError(f"no depth frame within {self.config.timeout_ms} ms ({e}); check the USB cable") from e
-            out = self.filters.process(frames.get_depth_frame())
+            out = self.filters.process(frames if self.config.color else frames.get_depth_frame())
+        if self.config.color:
+            return to_color_depth_frame(out, self.align, self.config.max_depth)
         return to_depth_frame(out, self.config.max_depth)
 
     def close(self) -> None:

@@ -11,11 +11,13 @@ from gymnasium import spaces
 
 from grasp_envs.envs.hand_camera import reproject_hand_depth
 from grasp_envs.envs.interface import HAND_CAMERA, AgentInterface, ReprojectedHandCamera
-from grasp_envs.envs.observations import ObservationConfig
+from grasp_envs.envs.observations import (MODE_KEYS, OBS_MODES, SEG_BACKGROUND, SEG_OBJECT, SEG_TABLE,
+                                          ObservationConfig, observation_rng)
 from grasp_envs.grid import GraspGrid, GraspPoses
 from real.calibration import Calibration, CalibrationError, load_calibration, mat_to_quat
-from real.camera import RealSenseCamera, RealSenseConfig
-from real.perception import SegmentationConfig, deproject, render_virtual_depth, segment_object, to_table_frame
+from real.camera import CameraError, RealSenseCamera, RealSenseConfig
+from real.perception import (SegmentationConfig, deproject, render_virtual_depth, render_virtual_labels,
+                             segment_object, to_table_frame)
 from real.robot import FetchConfig, FetchRobot
 
 
@@ -39,6 +41,22 @@ class RealFetchGraspEnv(gym.Env):
     the table frame with the calibration, the table plane is segmented to find the object's box,
     and the cloud is reprojected into the virtual cameras at ``camera_poses(bbox)``.  The
     ``privileged`` mode (object pose) does not exist on a real robot.
+
+    The sensor presets give the simulated envs' keys (docs/observations.md):
+
+    * ``pointcloud``: ``point_cloud`` and ``point_cloud_mask`` from the D435's own cloud (all its
+      valid pixels, table frame, heights from the fitted plane), in the grid's frame of the box.
+    * ``rgbd``: ``rgb`` from the D435's colour stream aligned to depth by the SDK (``rs.align``):
+      every cloud point carries its colour into the virtual cameras.  Needs the colour stream
+      (``camera={"color": True}``).  Pixels no point falls into, or whose point the colour camera
+      does not see, are black.
+    * ``segmentation``: the D435 has no segmentation sensor.  The mask can only be *derived* from
+      the depth: points of the object blob :func:`real.perception.segment_object` found are the
+      object, points within ``object_threshold`` of the fitted plane (and empty pixels on the
+      plane) are the table, anything else (other objects, the arm) is background.  It is a
+      function of the depth and box the agent already has, not a measurement, so the env asks for
+      ``derived_masks=True`` before it gives one.
+    * ``all``: all of them.
 
     ## Agent interface
     ``agent_interface()`` declares what the simulated envs declare: the spaces, the grid, the
@@ -71,9 +89,11 @@ class RealFetchGraspEnv(gym.Env):
       (operator confirmation); its answer decides success and is stored in ``info``.
     * ``depth_source``: an object with ``capture() -> DepthFrame`` and ``close()`` replacing the
       physical camera (the software device in tests).
+    * ``derived_masks``: accept the derived segmentation mask of the ``segmentation`` and ``all`` presets.
 
     ## Version History
-    * v0: initial version.
+    * v0: initial version; the sensor presets (``pointcloud``, ``rgbd``, derived
+      ``segmentation``, ``all``) came later as options; the default observation is unchanged.
     """
 
     metadata = {"render_modes": [], "render_fps": 1}
@@ -90,6 +110,7 @@ class RealFetchGraspEnv(gym.Env):
         confirm_success: Callable[[dict], bool] | None = None,
         depth_source=None,
         render_mode: str | None = None,
+        derived_masks: bool = False,
     ) -> None:
         if calibration is None:
             raise CalibrationError(
@@ -111,15 +132,27 @@ class RealFetchGraspEnv(gym.Env):
                 "images are reprojected from the observed depth: pass observation with hand_images='reprojected' "
                 "(e.g. dataclasses.replace(config, hand_images='reprojected'))"
             )
-        if self.obs_config.mode != "depth":
+        keys = MODE_KEYS[self.obs_config.mode]
+        if "object_pose" in keys:
             raise ValueError(
-                f"observation mode {self.obs_config.mode!r} needs the object pose, which a real robot does not observe; use mode='depth'"
+                f"observation mode {self.obs_config.mode!r} needs the object pose, which a real robot does not observe; "
+                f"use one of {[m for m in OBS_MODES if 'object_pose' not in MODE_KEYS[m]]}"
             )
+        if "segmentation" in keys and not derived_masks:
+            raise ValueError(
+                f"observation mode {self.obs_config.mode!r}: the D435 has no segmentation sensor; the real env can only "
+                "derive a mask from its table-plane segmentation of the depth (the object blob, the table plane): pass "
+                "derived_masks=True to accept the derived mask, or use mode 'rgbd' or 'pointcloud' (docs/observations.md)"
+            )
+        self.derived_masks = bool(derived_masks)
         if self.obs_config.noise != "none":
             raise ValueError("noise presets simulate a depth sensor; the real camera brings its own noise: use noise='none'")
         self.seg_config = segmentation if isinstance(segmentation, SegmentationConfig) else SegmentationConfig(**(segmentation or {}))
         self.robot_config = robot if isinstance(robot, FetchConfig) else FetchConfig(**(robot or {}))
         self.camera_config = camera if isinstance(camera, RealSenseConfig) else RealSenseConfig(**(camera or {}))
+        if "rgb" in keys and depth_source is None and not self.camera_config.color:
+            raise ValueError(f"observation mode {self.obs_config.mode!r} needs the D435's colour stream: "
+                             "pass camera={'color': True}")
         self.max_attempts = int(max_attempts)
         self.confirm_success = confirm_success
         self.action_space = spaces.MultiDiscrete([self.grid.n_bins] * dims)
@@ -208,7 +241,30 @@ class RealFetchGraspEnv(gym.Env):
         seg = segment_object(cloud, self.seg_config, self.np_random)
         self._bounds, self._points = seg.bounds, seg.points
         obs = {"depth": self.depth_images(), "bbox": seg.bounds.astype(np.float32).ravel()}
+        obs.update(self._sensor_observation(frame, seg))
         self._last_obs = obs
+        return obs
+
+    def _sensor_observation(self, frame, seg) -> dict[str, np.ndarray]:
+        """The preset's keys beside depth and bbox, from the D435's cloud, its aligned colour and the segmentation."""
+        cfg, obs = self.obs_config, {}
+        keys = MODE_KEYS[cfg.mode]
+        if "point_cloud" in keys:
+            obs["point_cloud"], obs["point_cloud_mask"] = cfg.point_cloud(seg.points, seg.bounds, observation_rng(self))
+        poses = cfg.camera_poses(seg.bounds)
+        if "rgb" in keys:
+            if frame.color is None:
+                raise CameraError(f"observation mode {cfg.mode!r} needs colour but the camera delivers depth only: "
+                                  "enable the colour stream (camera={'color': True}, RealSenseConfig.color)")
+            colours = frame.color[frame.depth > 0]  # the cloud's points are the valid pixels in this order
+            obs["rgb"] = np.stack([render_virtual_labels(seg.points, colours, cfg.camera, p, R, empty=0)
+                                   for p, R in poses])
+        if "segmentation" in keys:
+            near_plane = np.abs(seg.points[:, 2]) < self.seg_config.object_threshold
+            labels = np.where(seg.object_mask, SEG_OBJECT, np.where(near_plane, SEG_TABLE, SEG_BACKGROUND)).astype(np.uint8)
+            obs["segmentation"] = np.stack([
+                render_virtual_labels(seg.points, labels, cfg.camera, p, R, empty=SEG_BACKGROUND, table=SEG_TABLE)
+                for p, R in poses])
         return obs
 
     def depth_images(self) -> np.ndarray:

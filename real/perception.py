@@ -10,6 +10,9 @@
    (``ObservationConfig.camera`` at ``ObservationConfig.camera_poses(bbox)``), keeping the nearest
    point per pixel.  Pixels no point falls into see the table plane (or ``far`` where the ray
    misses it), which is what the simulated camera sees there.
+4. :func:`render_virtual_labels` images per-point values (the D435's aligned colour, or the
+   segmentation's labels) the same way: each pixel gets the value of the point the depth image
+   shows there.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import numpy as np
 from scipy import ndimage
 
 from grasp_envs.camera import CameraModel
-from grasp_envs.envs.hand_camera import splat_depth, table_plane_depth
+from grasp_envs.envs.hand_camera import NEAR, splat_depth, table_plane_depth
 from real.calibration import Calibration, Intrinsics
 
 
@@ -207,3 +210,47 @@ def render_virtual_depth(points: np.ndarray, camera: CameraModel, position: np.n
     if empty.any():
         img[empty] = table_plane_depth(camera, pos[None], R[None])[0][empty]
     return np.minimum(img, camera.far).astype(np.float32)
+
+
+def nearest_point_image(points: np.ndarray, camera: CameraModel, position: np.ndarray,
+                        rotation: np.ndarray) -> np.ndarray:
+    """Index (H, W) of the nearest table-frame point imaged in each pixel of a virtual camera, -1 where none.
+
+    The z-buffer of :func:`render_virtual_depth` (each point covers the pixel its ray falls in),
+    so the point a pixel's index names is the one whose depth that pixel shows.
+    """
+    R = np.asarray(rotation, dtype=np.float64)
+    q = (np.asarray(points, dtype=np.float64) - np.asarray(position, dtype=np.float64)) @ R
+    H, W, f = camera.height, camera.width, camera.focal
+    idx = np.flatnonzero(q[:, 2] > NEAR)
+    z = q[idx, 2]
+    u = np.floor(q[idx, 0] / z * f + W / 2).astype(np.int64)
+    v = np.floor(q[idx, 1] / z * f + H / 2).astype(np.int64)
+    ok = (u >= 0) & (u < W) & (v >= 0) & (v < H)
+    idx, z, flat = idx[ok], z[ok], (v * W + u)[ok]
+    zbuf = np.full(H * W, np.inf)
+    np.minimum.at(zbuf, flat, z)
+    win = z == zbuf[flat]
+    out = np.full(H * W, -1, np.int64)
+    out[flat[win]] = idx[win]
+    return out.reshape(H, W)
+
+
+def render_virtual_labels(points: np.ndarray, values: np.ndarray, camera: CameraModel, position: np.ndarray,
+                          rotation: np.ndarray, empty, table=None) -> np.ndarray:
+    """Per-point ``values`` (n, ...) imaged by a virtual camera: each pixel takes its nearest point's value.
+
+    Pixels no point falls into take ``table`` where their ray meets the table plane (as
+    :func:`render_virtual_depth` gives them the plane's depth; ``None``: ``empty`` too), else ``empty``.
+    """
+    values = np.asarray(values)
+    near = nearest_point_image(points, camera, position, rotation)
+    out = np.empty((*near.shape, *values.shape[1:]), values.dtype)
+    out[...] = empty
+    has = near >= 0
+    out[has] = values[near[has]]
+    if table is not None:
+        plane = table_plane_depth(camera, np.asarray(position, np.float64)[None],
+                                  np.asarray(rotation, np.float64)[None])[0]
+        out[~has & (plane < camera.far)] = table
+    return out

@@ -15,7 +15,7 @@ from grasp_envs.objects import GraspObject
 from grasp_envs.objects.procedural import random_rotation
 from grasp_envs.sim import GraspSimulator, Rejection, SimConfig
 from grasp_envs.sim.simulator import mat_to_quat
-from grasp_envs.envs.observations import MODE_KEYS, ObservationConfig, dexnet_noise
+from grasp_envs.envs.observations import MODE_KEYS, ObservationConfig, dexnet_noise, observation_rng
 from grasp_envs.envs.sensors import SceneSensors
 from grasp_envs.envs.hand_camera import reproject_hand_depth
 from grasp_envs.envs.interface import HAND_CAMERA, AgentInterface, RenderedHandCamera, ReprojectedHandCamera
@@ -327,13 +327,8 @@ class GraspEnv(gym.Env):
         if "object_pose" in keys:
             obs["object_pose"] = self.simulator.object_qpos.astype(np.float32)
         if "point_cloud" in keys:
-            # A child of np_random (Generator.spawn) draws the points: every other draw stays as without them.
-            src, rng = self.__dict__.get("_cloud_rng", (None, None))
-            if src is not self.np_random:
-                src, rng = self.np_random, self.np_random.spawn(1)[0]
-                self._cloud_rng = (src, rng)
             obs["point_cloud"], obs["point_cloud_mask"] = cfg.point_cloud(
-                cfg.depth_points(depth, self._bounds), self._bounds, rng)
+                cfg.depth_points(depth, self._bounds), self._bounds, observation_rng(self))
         if "rgb" in keys or "segmentation" in keys:
             sensors = self.__dict__.get("_sensors")
             if sensors is None or sensors.simulator is not self.simulator:

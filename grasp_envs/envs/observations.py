@@ -224,6 +224,20 @@ class ObservationConfig:
         return np.concatenate(points)
 
 
+def observation_rng(env) -> np.random.Generator:
+    """The generator of the observation's own draws (the point cloud's): a child of ``env.np_random``.
+
+    Spawned (``Generator.spawn``) from the env's generator, so it draws nothing from it: every other
+    draw of the episode is what it is without the point cloud.  Spawned again whenever the env is
+    reseeded (``reset(seed=...)`` makes a new ``np_random``), so seeded resets repeat it.
+    """
+    src, rng = env.__dict__.get("_observation_rng", (None, None))
+    if src is not env.np_random:
+        src, rng = env.np_random, env.np_random.spawn(1)[0]
+        env._observation_rng = (src, rng)
+    return rng
+
+
 def grid_frame(points: np.ndarray, bbox: np.ndarray) -> np.ndarray:
     """Table-frame points (m, 3) in the grasp grid's frame of the box ``bbox`` ((6,) or (2, 3)).
 
