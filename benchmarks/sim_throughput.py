@@ -7,6 +7,9 @@ Prints medians over repeated measurements of:
 * overhead 64 x 64 depth: ms per frame;
 * hand-camera 32 x 32 depth: ms per image in batches of 20;
 * env steps per second with the Random agent (reset + one grasp per episode: the user's view);
+* reset ms and episodes/s (uniform actions) of ``gym.make`` with the per-object caches off and
+  on, for a new object every reset, 10 objects each reset in a new orientation, and 10 scenes
+  repeated; ``AsyncVectorEnv`` with 1 and 2 workers against one env in this process;
 * how cost grows: reset ms (object + simulator + settle) and simulated attempts/s for 1-, 5- and
   15-part objects; overhead depth ms at 64, 128 and 256 pixels;
 * in the same run, attempted grasps per second of PyBullet's ``KukaDiverseObjectEnv`` (random
@@ -128,6 +131,90 @@ def bench_env_steps(episodes: int, seed: int) -> float:
     return episodes / (time.perf_counter() - t)
 
 
+ENV_ID = "grasp_envs/GraspRandom4D-v1"
+
+
+def bench_reset_modes(episodes: int, seed: int) -> dict:
+    """Median reset ms and episodes/s with the caches (objects, models, rest states) off and on."""
+    import grasp_envs.objects.procedural as procedural
+    import grasp_envs.sim.simulator as simulator
+
+    modes = {
+        "new object every reset": lambda i: dict(seed=seed + i),
+        "10 objects, new orientation every reset": lambda i: dict(seed=seed + 1000 + i, options={"object_seed": i % 10}),
+        "10 scenes repeated": lambda i: dict(seed=seed + i % 10, options={"object_seed": i % 10}),
+    }
+    sizes = (procedural.OBJECT_CACHE_SIZE, simulator.REST_STATES_PER_OBJECT)
+    out = {}
+    try:
+        for caches in (False, True):
+            procedural.OBJECT_CACHE_SIZE, simulator.REST_STATES_PER_OBJECT = sizes if caches else (0, 0)
+            procedural._OBJECT_CACHE.clear()
+            env = gym.make(ENV_ID)
+            env.action_space.seed(seed)
+            for mode, kw in modes.items():
+                for i in range(10):  # warm up (fills the caches where they are on)
+                    env.reset(**kw(i))
+                resets = []
+                t0 = time.perf_counter()
+                for i in range(10, 10 + episodes):  # new seeds (new objects / orientations) after the warm-up
+                    t = time.perf_counter()
+                    env.reset(**kw(i))
+                    resets.append((time.perf_counter() - t) * 1e3)
+                    env.step(env.action_space.sample())
+                rate = episodes / (time.perf_counter() - t0)
+                tag = "on" if caches else "off"
+                out[f"reset ms, {mode}, caches {tag}"] = median(resets)
+                out[f"episodes/s, {mode}, caches {tag}"] = rate
+            env.close()
+    finally:
+        procedural.OBJECT_CACHE_SIZE, simulator.REST_STATES_PER_OBJECT = sizes
+    for mode in modes:
+        out[f"episodes/s ratio caches on/off, {mode}"] = (out[f"episodes/s, {mode}, caches on"]
+                                                          / out[f"episodes/s, {mode}, caches off"])
+    return out
+
+
+def _make_env():
+    import grasp_envs  # noqa: F401  (registers the ids in a spawned worker)
+
+    return gym.make(ENV_ID)
+
+
+def bench_vector(episodes: int, seed: int) -> dict:
+    """Episodes/s (new object every reset, uniform actions) of one env in this process and of
+    ``AsyncVectorEnv`` with 1 and 2 workers (same-step autoreset: every step is one episode)."""
+    from gymnasium.vector import AsyncVectorEnv, AutoresetMode
+
+    env = gym.make(ENV_ID)
+    env.action_space.seed(seed)
+    env.reset(seed=seed)
+    t = time.perf_counter()
+    for i in range(episodes):
+        env.reset(seed=seed + 1 + i)
+        env.step(env.action_space.sample())
+    out = {"episodes/s, one env in this process": episodes / (time.perf_counter() - t)}
+    for n in (1, 2):
+        venv = AsyncVectorEnv([_make_env] * n, autoreset_mode=AutoresetMode.SAME_STEP)
+        try:
+            venv.action_space.seed(seed)
+            venv.reset(seed=seed)
+            venv.step(venv.action_space.sample())  # workers warm
+            done = 0
+            t = time.perf_counter()
+            while done < episodes:
+                _, _, term, trunc, _ = venv.step(venv.action_space.sample())
+                done += int(np.sum(term | trunc))
+            out[f"episodes/s, AsyncVectorEnv {n} worker{'s' if n > 1 else ''}"] = done / (time.perf_counter() - t)
+        finally:
+            venv.close()
+    one = out["episodes/s, AsyncVectorEnv 1 worker"]
+    out["ratio, AsyncVectorEnv 2 workers / 1 worker"] = out["episodes/s, AsyncVectorEnv 2 workers"] / one
+    out["ratio, AsyncVectorEnv 2 workers / one env in process"] = (out["episodes/s, AsyncVectorEnv 2 workers"]
+                                                                  / out["episodes/s, one env in this process"])
+    return out
+
+
 def kuka_diverse_object_env():
     """pybullet's ``KukaDiverseObjectEnv`` class, or ``None`` where pybullet is not installed."""
     import sys
@@ -188,16 +275,28 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--episodes", type=int, default=50)
     ap.add_argument("--kuka-episodes", type=int, default=5)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--only", choices=["resets", "vector"],
+                    help="run one section: the reset modes with caches off/on, or the vector-env scaling")
     args = ap.parse_args(argv)
-    print(f"machine: {os.cpu_count()} cores; every figure single-threaded, median over objects")
+    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; every figure single-threaded "
+          "unless it names workers, median over objects")
+    if args.only:
+        rows = bench_reset_modes(args.episodes, args.seed) if args.only == "resets" else bench_vector(args.episodes, args.seed)
+        for k, v in rows.items():
+            print(f"{k:60s} {v:10.4g}")
+        print(f"load average at the end {os.getloadavg()[0]:.1f}")
+        return 0
     rows = bench_physics_and_rejection(args.objects, args.seed)
     rows.update(bench_depth(args.seed))
     rows.update(bench_growth(args.seed))
     env_rate = bench_env_steps(args.episodes, args.seed)
     rows["env episodes/s, Random agent (reset + grasp)"] = env_rate
+    rows.update(bench_reset_modes(args.episodes, args.seed))
+    rows.update(bench_vector(args.episodes, args.seed))
     kuka = bench_kuka(args.kuka_episodes, args.seed)
     for k, v in rows.items():
-        print(f"{k:48s} {v:12.4g}")
+        print(f"{k:60s} {v:10.4g}")
+    print(f"load average at the end {os.getloadavg()[0]:.1f}")
     if kuka is None:
         print("KukaDiverseObjectEnv: unavailable (pip install 'grasp-envs[bench]')")
     else:

@@ -88,6 +88,21 @@ class SimConfig:
             comes in along its approach axis from this far back, as the real arm does from its
             pre-grasp pose, and a grasp whose sweep hits the object or the table is rejected
             (``BLOCKED_APPROACH``).  0 disables the check (version 0).
+        early_stop: Opt-in speed option (off in every published physics version): stop
+            simulating a grasp once its failure is decided: the object has fallen more than
+            ``lift_height - success_height`` + 2 cm behind the gripper's rise during the lift
+            or hold (it was never picked up, or it slipped out).  The fingers' opening cannot
+            decide an empty close: thin parts are held with the fingers past their closed
+            limit, as measured.  Grasps then run as chunks of 50 ms (``mujoco.rollout`` from each chunk's
+            last state; the solver's warm start is not carried across chunks).
+        adaptive_close: Opt-in speed option: the close ends at the first 50 ms chunk in which
+            the fingers moved less than 0.2 mm (they stalled), not after ``close_time``
+            (``close_time`` is then the longest close).
+        cone: Friction cone, ``"elliptic"`` (every published version) or ``"pyramidal"``.
+        multiccd: Multi-point convex contacts (every published version: on).
+
+    The opt-in options enter the physics identity (:meth:`to_dict`) only where they differ
+    from their defaults, so published versions keep their digests.
     """
 
     timestep: float = 0.002
@@ -104,6 +119,10 @@ class SimConfig:
     rest_speed: float = 0.005
     inertia: str = "union"
     approach_distance: float = 0.10
+    early_stop: bool = False
+    adaptive_close: bool = False
+    cone: str = "elliptic"
+    multiccd: bool = True
 
     def __post_init__(self) -> None:
         for name in ("timestep", "impratio", "close_time", "lift_height", "lift_time", "settle_time", "rest_speed"):
@@ -119,10 +138,13 @@ class SimConfig:
             raise ValueError(f"SimConfig.inertia must be 'union' or 'parts', got {self.inertia!r}")
         if not 0 <= self.approach_distance <= 1.0:
             raise ValueError(f"SimConfig.approach_distance must lie in [0, 1] m, got {self.approach_distance}")
+        if self.cone not in ("elliptic", "pyramidal"):
+            raise ValueError(f"SimConfig.cone must be 'elliptic' or 'pyramidal', got {self.cone!r}")
 
     @property
     def physics_options(self) -> PhysicsOptions:
-        return PhysicsOptions(self.timestep, self.iterations, self.ls_iterations, self.impratio, inertia=self.inertia)
+        return PhysicsOptions(self.timestep, self.iterations, self.ls_iterations, self.impratio, cone=self.cone,
+                              multiccd=self.multiccd, inertia=self.inertia)
 
     @property
     def n_close(self) -> int:
@@ -136,8 +158,23 @@ class SimConfig:
     def n_hold(self) -> int:
         return int(round(self.hold_time / self.timestep))
 
+    @property
+    def staged(self) -> bool:
+        """Whether grasps run in chunks (an opt-in option that decides grasps early is on)."""
+        return self.early_stop or self.adaptive_close
+
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The fields; the opt-in speed options only where they are on (identities stay)."""
+        out = asdict(self)
+        for name, default in _OPT_IN_DEFAULTS.items():
+            if out[name] == default:
+                del out[name]
+        return out
+
+
+#: Fields added after physics version 1 was published, with the values every published version
+#: has; :meth:`SimConfig.to_dict` leaves them out at these values.
+_OPT_IN_DEFAULTS = {"early_stop": False, "adaptive_close": False, "cone": "elliptic", "multiccd": True}
 
 
 @dataclass(frozen=True)
@@ -313,6 +350,8 @@ class GraspSimulator:
         self._probe_grip_qadr = pm.jnt_qposadr[pm.joint("gripper_free").id]
         self._geomgroup = np.array([1, 1, 1, 0, 0, 0], dtype=np.uint8)
         self.settle_steps = 0
+        #: Physics steps of grasp rollouts so far (counted by the staged path only).
+        self.steps_simulated = 0
         #: MuJoCo warnings (instability, NaN) raised during grasp rollouts so far.
         self.warning_count = 0
         if finger_friction is not None or table_friction is not None:
@@ -321,6 +360,8 @@ class GraspSimulator:
 
     _scene: dict | None = None
     _rollout_datas_: list | None = None
+    _images: tuple | None = None
+    steps_simulated = 0
 
     @property
     def _rollout_datas(self) -> list[mujoco.MjData]:
@@ -365,7 +406,7 @@ class GraspSimulator:
         # The rollout runner holds threads and is rebuilt on unpickling; models and data pickle.
         state = dict(self.__dict__)
         state.pop("_rollout")
-        state["_scene"] = None  # the per-object cache is this process's
+        state["_scene"] = state["_images"] = None  # the per-object cache is this process's
         return state
 
     def __setstate__(self, state: dict) -> None:
@@ -416,9 +457,10 @@ class GraspSimulator:
         key = self._rest_key()
         rest = None if key is None else self._scene["rest"].get(key)
         if rest is not None:
-            self.settle_steps, state = rest
+            self.settle_steps, state, images = rest
             mujoco.mj_setState(m, d, state, _INTEGRATION)
             self._finish_settle()
+            self._images = (self._rest_state, images)
             return
         self.settle_steps, at_rest = settle_bodies(m, d, cfg, [self._obj_qadr], [self._obj_vadr], [self.obj.mass])
         if not np.all(np.isfinite(d.qpos)):
@@ -429,9 +471,13 @@ class GraspSimulator:
             state = np.empty(mujoco.mj_stateSize(m, _INTEGRATION))
             mujoco.mj_getState(m, d, state, _INTEGRATION)
             cache = self._scene["rest"]
-            cache[key] = (self.settle_steps, state)
+            images: dict = {}
+            cache[key] = (self.settle_steps, state, images)
             while len(cache) > REST_STATES_PER_OBJECT:
                 cache.pop(next(iter(cache)))
+            self._finish_settle()
+            self._images = (self._rest_state, images)
+            return
         self._finish_settle()
 
     def _finish_settle(self) -> None:
@@ -549,12 +595,83 @@ class GraspSimulator:
         self.warning_count += warnings
         return state[:, -1, :], sensordata[:, -1, :]
 
+    def _rollout_chunk(self, init: np.ndarray, ctrl: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        spec = mujoco.mjtState.mjSTATE_CTRL | mujoco.mjtState.mjSTATE_MOCAP_POS | mujoco.mjtState.mjSTATE_MOCAP_QUAT
+        state, sensordata = self._rollout.rollout(self.model, self._rollout_datas, init, ctrl,
+                                                  control_spec=int(spec), skip_checks=False)
+        self.steps_simulated += state.shape[0] * state.shape[1]
+        return state, sensordata
+
+    def _run_staged(self, poses: GraspPoses) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`_run` in 50 ms chunks, deciding grasps early (``early_stop``, ``adaptive_close``).
+
+        A grasp stopped early keeps the state and sensors of the chunk that decided it (its
+        object is where the failure left it); its success is then false by the rule of
+        :meth:`simulate`, which the stopping rules guarantee: a stopped grasp is marked so.
+        """
+        cfg = self.config
+        quat = mat_to_quat(poses.rotation)
+        n = len(poses)
+        state = self._initial_states(poses, quat)
+        sens = np.zeros((n, self.model.nsensordata))
+        chunk = max(1, int(round(0.05 / cfg.timestep)))
+        nc, nl, nh = cfg.n_close, cfg.n_lift, cfg.n_hold
+        t = np.arange(1, nl + 1) / nl
+        rise = np.concatenate([cfg.lift_height * 0.5 * (1 - np.cos(np.pi * t)), np.full(nh, cfg.lift_height)])
+        lag_limit = cfg.lift_height - cfg.success_height + 0.02
+        z0 = self.object_qpos[2]
+        opening = self.model.sensor_adr[self.model.sensor("opening").id]
+        failed = np.zeros(n, bool)
+
+        def controls(idx, rises):
+            c = np.empty((len(idx), len(rises), 9))
+            c[:, :, 0:2] = -G.FINGER_FORCE
+            c[:, :, 2:5] = poses.position[idx, None, :]
+            c[:, :, 4] += rises[None, :]
+            c[:, :, 5:9] = quat[idx, None, :]
+            return c
+
+        # Close: fixed length, or until the fingers stall (adaptive_close).
+        live, step = np.arange(n), 0
+        closing = live
+        while len(closing) and step < nc:
+            k = min(chunk, nc - step)
+            st, sd = self._rollout_chunk(state[closing], controls(closing, np.zeros(k)))
+            state[closing], sens[closing] = st[:, -1], sd[:, -1]
+            step += k
+            if cfg.adaptive_close:
+                before = sd[:, 0, opening] if k > 1 else sd[:, -1, opening]
+                moved = np.abs(sd[:, -1, opening] - before)
+                closing = closing[moved >= 2e-4]
+        # Lift and hold, in chunks; a grasp whose object fell behind the gripper is decided.
+        live = np.flatnonzero(~failed)
+        step = 0
+        while len(live) and step < len(rise):
+            k = min(chunk, len(rise) - step)
+            st, sd = self._rollout_chunk(state[live], controls(live, rise[step : step + k]))
+            state[live], sens[live] = st[:, -1], sd[:, -1]
+            if cfg.early_stop:
+                lag = rise[step + k - 1] - (sd[:, -1, self._sensor_obj + 2] - z0)
+                lost = np.isfinite(lag) & (lag > lag_limit)
+                failed[live[lost]] = True
+                live = live[~lost]
+            step += k
+        for d in self._rollout_datas:  # MuJoCo counts warnings until cleared: once per batch
+            self.warning_count += sum(int(w.number) for w in d.warning)
+            for w in d.warning:
+                w.number = 0
+        self._stopped = failed
+        return state, sens
+
     def simulate(self, poses: GraspPoses) -> GraspOutcome:
         """Execute grasps in physics regardless of rejection (use :meth:`attempt` normally)."""
         n = len(poses)
         if n == 0:
             return GraspOutcome(np.zeros(0, np.int8), np.zeros(0, bool), np.zeros(0), np.zeros((0, 7)))
-        final, sensordata = self._run(poses)
+        if self.config.staged:
+            final, sensordata = self._run_staged(poses)
+        else:
+            final, sensordata = self._run(poses)
         qpos_off = 1  # FULLPHYSICS state starts with time, then qpos
         obj_qpos = final[:, qpos_off + self._obj_qadr : qpos_off + self._obj_qadr + 7]
         cfg = self.config
@@ -565,6 +682,8 @@ class GraspSimulator:
         # Held: risen with the gripper, not above it, and still (the gripper is holding still).
         held = (lift >= cfg.success_height) & (lift <= cfg.lift_height + 0.05) & (speed < cfg.held_speed)
         success = finite & held
+        if self.config.staged:
+            success &= ~self._stopped
         self.unstable_count = int((~finite).sum())
         return GraspOutcome(np.zeros(n, np.int8), success, lift, np.where(finite[:, None], obj_qpos, self.object_qpos))
 
@@ -613,9 +732,19 @@ class GraspSimulator:
 
     def render_depth(self, camera: CameraModel, position: np.ndarray, rotation: np.ndarray) -> np.ndarray:
         """Depth image (H, W) float32 in metres by ray casting, camera-to-world ``rotation`` (optical frame)."""
+        # A scene restored from the object's cache shows what it showed before: the same
+        # camera's image of it is kept with its rest state (``_images``: valid for that state).
+        kept = self._images[1] if self._images is not None and self._images[0] is self._rest_state else None
+        key = None if kept is None else (camera, np.asarray(position, np.float64).tobytes(),
+                                         np.asarray(rotation, np.float64).tobytes())
+        if kept is not None and key in kept:
+            return kept[key].copy()
         out = np.empty((camera.height, camera.width))
         self._depth(camera, position, rotation, camera.ray_directions(), out)
-        return out.astype(np.float32)
+        image = out.astype(np.float32)
+        if kept is not None and len(kept) < 8:
+            kept[key] = image.copy()
+        return image
 
     def hand_depth(self, poses: GraspPoses, camera: CameraModel, standoff: float) -> np.ndarray:
         """Hand-camera depth images (n, H, W) at the pre-grasp pose of each grasp.

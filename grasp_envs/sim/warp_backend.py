@@ -149,6 +149,10 @@ class WarpGraspBackend:
         if not self.sims:
             raise ValueError("WarpGraspBackend needs at least one simulator")
         self.sim = self.sims[0]
+        if self.sim.config.staged:
+            raise ValueError("the Warp backend runs the fixed-length grasp; SimConfig early_stop / adaptive_close are "
+                             "C-engine options: turn them off (sim={'early_stop': False, 'adaptive_close': False}) "
+                             "or use engine='mujoco'")
         for other in self.sims[1:]:
             if other.config != self.sim.config:
                 raise ValueError(f"{other.obj.name} has another SimConfig than {self.sim.obj.name}; objects batched "
