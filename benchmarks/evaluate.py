@@ -46,11 +46,11 @@ import numpy as np
 from benchmarks.stats import cluster_counts, clustered_wilson_interval, effective_sample_size, median, wilson_interval
 from benchmarks.tasks import TASKS, BenchmarkTask, Scene, get_task, object_digest, object_list_checksum
 from grasp_envs.cli import make_command, positive_int
+from grasp_envs.envs.observations import OBS_MODES  # ``--observation-mode``: the presets (docs/observations.md)
 from grasp_envs.workers import worker_init
 
 SCHEMA = "grasp-envs/results"
 SCHEMA_VERSION = 1
-OBS_MODES = ("depth", "privileged")
 #: ``--hand-images``: where the ``hand_camera`` capability's images come from (outcomes do not depend on it).
 HAND_IMAGES = ("rendered", "reprojected")
 
@@ -386,7 +386,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", help="results JSON path (default results/<task>__<label>.json)")
     p.add_argument("--label", help="name shown on the leaderboard (default: the agent spec)")
     p.add_argument("--observation-mode", default="depth", choices=OBS_MODES,
-                   help="'privileged' adds the object pose to observations; such results are flagged")
+                   help="observation preset: 'privileged' adds the object pose (such results are flagged); "
+                        "'pointcloud', 'rgbd', 'segmentation' and 'all' add sensor keys beside the depth")
     p.add_argument("--hand-images", default="rendered", choices=HAND_IMAGES,
                    help="where the agents' hand_camera capability gets its images: ray cast in simulation, or "
                         "reprojected from the observed depth as on the real robot (outcomes and scenes are the same)")

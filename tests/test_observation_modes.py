@@ -254,3 +254,11 @@ def test_real_env_rgb_needs_a_colour_frame():
                 env.reset(seed=0)
         finally:
             env.close()
+
+
+def test_benchmark_finds_the_same_episodes_in_every_mode(capsys):
+    from benchmarks.observation_modes import main
+
+    assert main(["--scenes", "2", "--agents", "centroid", "--modes", "depth", "all", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "| centroid | all |" in out and "2/2" in out
