@@ -26,6 +26,7 @@ NAV_ORDER = [
     ("Home", "index.md"),
     ("Quickstart", "quickstart.md"),
     ("Environments", "envs/index.md"),
+    ("Observations", "observations.md"),
     ("Object sets", "objects.md"),
     ("Dataset format", "dataset.md"),
     ("Training", "training.md"),
