@@ -30,7 +30,9 @@ class GraspRandomEnv(GraspEnv):
     ## Observation Space
     ``Dict(depth=Box(0, 2, (n_cameras, 64, 64), float32), bbox=Box((2, 3), float32))``: overhead depth
     in metres (ray cast, no OpenGL) centred over the object, and the object's bounding box in the
-    table frame.  The ``privileged`` mode adds ``object_pose``.  See
+    table frame.  The ``privileged`` mode adds ``object_pose``; the sensor presets ``pointcloud``,
+    ``rgbd``, ``segmentation`` and ``all`` add ``point_cloud`` (grid frame) with its mask, ``rgb`` and
+    ``segmentation`` beside the depth (docs/observations.md).  See
     :class:`grasp_envs.envs.observations.ObservationConfig`.
 
     ## Rewards
