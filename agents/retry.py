@@ -8,7 +8,8 @@ move (a rejected grasp never touches it) they choose the same grasp again and wa
 :class:`FailureAwarePlanner` and :class:`FailureAwareFull` remember every grasp of the episode that
 did not succeed (outcome ``"failure"`` or ``"rejected"``) and, on the next observation, plan again
 and drop the remembered grasps and their neighbours (every grasp within ``radius`` bins in every
-dimension at once, yaw taken around its circle: :class:`FailureMemory`) before choosing.  The
+dimension at once, yaw taken around its circle: :class:`FailureMemory`,
+:meth:`grasp_envs.grid.GraspGrid.bin_distance`) before choosing.  The
 beam is widened so that ``k`` candidates remain after the drop however many there are.
 
 They learn what happened through the agent protocol's optional ``observe(info)`` hook
@@ -31,6 +32,7 @@ import inspect
 import numpy as np
 
 from agents.full import FullAgent, PlannerAgent
+from grasp_envs.grid import GraspGrid
 
 #: Outcomes the memory keeps (a success ends the episode; a real robot's ``"dry_run"`` teaches nothing).
 REMEMBERED = ("failure", "rejected")
@@ -39,40 +41,35 @@ REMEMBERED = ("failure", "rejected")
 class FailureMemory:
     """The grasps that failed on this object, and which candidates lie within ``radius`` bins of one.
 
-    Distances are Chebyshev in bins: the largest per-dimension difference, yaw (the last bin)
-    around its circle, since the jaws are symmetric and bin 0 neighbours bin ``n_bins - 1``.
+    Distances are :meth:`grasp_envs.grid.GraspGrid.bin_distance`: the largest per-dimension
+    difference in bins, yaw around its circle (the jaws are symmetric: bin 0 neighbours bin 19).
     """
 
-    def __init__(self, dims: int, n_bins: int, radius: int = 1) -> None:
+    def __init__(self, grid: GraspGrid, radius: int = 1) -> None:
         if int(radius) < 0:
             raise ValueError(f"radius must be a number of bins >= 0, got {radius}")
-        self.dims, self.n_bins, self.radius = int(dims), int(n_bins), int(radius)
-        self.failed = np.zeros((0, self.dims), np.int64)
+        self.grid, self.radius = grid, int(radius)
+        self.failed = np.zeros((0, grid.dims), np.int64)
 
     def __len__(self) -> int:
         return len(self.failed)
 
     def clear(self) -> None:
-        self.failed = np.zeros((0, self.dims), np.int64)
+        self.failed = np.zeros((0, self.grid.dims), np.int64)
 
     def remember(self, bins) -> None:
-        b = np.asarray(bins, np.int64).reshape(-1, self.dims)
-        if b.size and (b.min() < 0 or b.max() >= self.n_bins):
-            raise ValueError(f"grasp bins must lie in [0, {self.n_bins}), got {b.tolist()}")
-        self.failed = np.concatenate([self.failed, b])
+        self.failed = np.concatenate([self.failed, self.grid.validate(bins)])
 
     def excludes(self, candidates) -> np.ndarray:
         """Whether each candidate (n, dims) lies within ``radius`` bins of a remembered grasp: (n,) bool."""
-        c = np.asarray(candidates, np.int64).reshape(-1, self.dims)
+        c = self.grid.validate(candidates)
         if not len(self.failed):
             return np.zeros(len(c), bool)
-        diff = np.abs(c[:, None, :] - self.failed[None, :, :])
-        diff[..., -1] = np.minimum(diff[..., -1], self.n_bins - diff[..., -1])
-        return (diff.max(axis=-1) <= self.radius).any(axis=1)
+        return (self.grid.bin_distance(c, self.failed) <= self.radius).any(axis=1)
 
     def bound(self) -> int:
         """At most this many grid grasps are excluded ((2 radius + 1)^dims per remembered grasp)."""
-        return len(self.failed) * (2 * self.radius + 1) ** self.dims
+        return len(self.failed) * (2 * self.radius + 1) ** self.grid.dims
 
 
 class _FailureAware:
@@ -87,7 +84,7 @@ class _FailureAware:
             raise ValueError(f"{type(self).__name__} takes radius and {self._base.__name__}'s {', '.join(takes)}; "
                              f"got unknown {unknown}")
         super().__init__(interface, **kwargs)
-        self.memory = FailureMemory(self.planner.config.dims, self.planner.config.n_bins, radius)
+        self.memory = FailureMemory(self.grid, radius)  # the planner agent's grid
         self._last_action: np.ndarray | None = None
 
     def reset(self, seed: int | None = None) -> None:

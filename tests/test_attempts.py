@@ -117,21 +117,22 @@ def test_the_first_attempt_is_the_one_shot_episode():
 def test_failure_memory_excludes_the_grasp_and_its_one_bin_neighbours():
     pytest.importorskip("torch")  # agents.retry builds on the learned agents
     from agents.retry import FailureMemory
+    from grasp_envs.grid import GraspGrid
 
-    mem = FailureMemory(dims=4, n_bins=20, radius=1)
+    mem = FailureMemory(GraspGrid(4), radius=1)
     assert not mem.excludes([[5, 5, 5, 5]]).any()
     mem.remember([5, 5, 5, 0])
     cands = np.array([[5, 5, 5, 0], [6, 4, 5, 1], [4, 6, 6, 19],  # itself; neighbours (yaw wraps round)
                       [7, 5, 5, 0], [5, 5, 5, 2], [5, 5, 5, 18]])  # two bins away in one dimension
     assert mem.excludes(cands).tolist() == [True, True, True, False, False, False]
     assert mem.bound() == 81
-    exact = FailureMemory(dims=4, n_bins=20, radius=0)
+    exact = FailureMemory(GraspGrid(4), radius=0)
     exact.remember([5, 5, 5, 0])
     assert exact.excludes(cands).tolist() == [True] + [False] * 5
     mem.clear()
     assert len(mem) == 0 and not mem.excludes(cands).any()
     with pytest.raises(ValueError, match="radius"):
-        FailureMemory(4, 20, radius=-1)
+        FailureMemory(GraspGrid(4), radius=-1)
 
 
 def test_the_benchmark_counts_success_within_k_attempts():
@@ -147,8 +148,9 @@ def test_the_benchmark_counts_success_within_k_attempts():
 # ---------------------------------------------------------------------- the failure-aware agents
 def _never_near_an_earlier_failure(record) -> bool:
     from agents.retry import FailureMemory
+    from grasp_envs.grid import GraspGrid
 
-    mem = FailureMemory(4, 20, radius=1)
+    mem = FailureMemory(GraspGrid(4), radius=1)
     for action, attempt in zip(record["actions"], record["attempts"]):
         if mem.excludes([action]).any():
             return False
