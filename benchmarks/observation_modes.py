@@ -1,6 +1,6 @@
 """The agents in each observation preset: same scenes, same outcomes, what the extra keys cost.
 
-    python -m benchmarks.observation_modes                                # 30 scenes, random/centroid/planner, depth vs all
+    python -m benchmarks.observation_modes                                # 30 scenes, random/centroid/planner/full, depth vs all
     python -m benchmarks.observation_modes --scenes 10 --modes depth pointcloud rgbd --agents centroid
     python -m benchmarks.observation_modes --figure docs/img/observation_modes.png
 
@@ -32,7 +32,7 @@ from grasp_envs.envs.observations import OBS_MODES
 
 #: Agent name -> built-in agent spec of :func:`agents.load_agent` and its kwargs.
 AGENTS = {"random": ("random", {"seed": 0}), "centroid": ("centroid", {"seed": 0}),
-          "planner": ("planner", {})}
+          "planner": ("planner", {}), "full": ("full", {})}
 
 
 def figure(task: BenchmarkTask, path: str, scene_index: int = 0) -> Path:
