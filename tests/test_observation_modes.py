@@ -1,5 +1,7 @@
 """Observation presets beside depth: point cloud in the grid's frame, RGB-D, segmentation (sim and real)."""
 
+import warnings
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -38,7 +40,10 @@ def test_presets_keep_depth_and_default_config_is_unchanged():
 def test_check_env_and_spaces(mode):
     env = make(mode)
     try:
-        check_env(env.unwrapped, skip_render_check=True)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            check_env(env.unwrapped, skip_render_check=True)
+        assert not caught, [str(w.message) for w in caught]  # clean: not even a warning
         obs, _ = env.reset(seed=3)
         assert env.observation_space.contains(obs)
         assert set(obs) == {"depth", "bbox", *MODE_KEYS[mode]}
