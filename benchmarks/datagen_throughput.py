@@ -2,6 +2,7 @@
 
     python -m benchmarks.datagen_throughput                       # 16 objects x 2000 attempts per run
     python -m benchmarks.datagen_throughput --objects 32 --backends local
+    python -m benchmarks.datagen_throughput --backends local --env-kwargs '{"sim": {"early_stop": true}}'
 
 Each run is a complete ``grasp_envs.dataset.generate`` job into a fresh directory, images
 included (overhead depth per scene, hand-camera depth per simulated attempt), Parquet shards
@@ -62,12 +63,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--backends", nargs="+", default=["local", "ray"], choices=["local", "ray"])
     p.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--env-kwargs", default="{}",
+                   help="JSON keyword arguments for gym.make, e.g. an opt-in speed option: "
+                        "'{\"sim\": {\"early_stop\": true}}' (not physics v1: another physics identity)")
     args = p.parse_args(argv)
+    try:
+        env_kwargs = json.loads(args.env_kwargs)
+    except json.JSONDecodeError as exc:
+        p.error(f"--env-kwargs is not JSON ({exc}); e.g. --env-kwargs '{{\"sim\": {{\"early_stop\": true}}}}'")
     config = GenerateConfig(env_id=f"grasp_envs/GraspRandom{args.dims}D-v1", num_objects=args.objects,
-                            attempts=args.attempts, seed=args.seed, scenes_per_shard=args.scenes_per_shard)
+                            attempts=args.attempts, seed=args.seed, scenes_per_shard=args.scenes_per_shard,
+                            env_kwargs=env_kwargs)
     print(f"cpus: {os.cpu_count()}, load average at start: {os.getloadavg()}")
     print(f"job: {args.objects} objects x {args.attempts} attempts, GraspRandom{args.dims}D, "
-          f"{args.scenes_per_shard} scenes per shard")
+          f"{args.scenes_per_shard} scenes per shard, env kwargs {json.dumps(env_kwargs)}")
     rows = []
     with tempfile.TemporaryDirectory(prefix="datagen-") as tmp:
         for backend in args.backends:

@@ -58,6 +58,9 @@ def candidates() -> dict[str, SimConfig]:
                                                             timestep=0.003),
         "early stop, hold 0.1 s, lift 0.35 s, multiccd off, pyramidal, dt 3 ms": dict(
             early_stop=True, hold_time=0.1, lift_time=0.35, multiccd=False, cone="pyramidal", timestep=0.003),
+        "early stop, hold 0.1 s, lift 0.35 s": dict(early_stop=True, hold_time=0.1, lift_time=0.35),
+        "early stop, hold 0.1 s, lift 0.35 s, dt 3 ms": dict(early_stop=True, hold_time=0.1, lift_time=0.35,
+                                                            timestep=0.003),
     }
     rows.update({name: dataclasses.replace(base, **kw) for name, kw in speed.items()})
     return rows
