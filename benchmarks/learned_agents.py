@@ -43,7 +43,8 @@ VARIANTS = {"random": ("random", {}), "centroid": ("centroid", {}), "planner": (
             "full": ("full", {}), "planner/no-prune": ("planner", {"prune": False}),
             "full/no-prune": ("full", {"prune": False}), "planner+d8": ("planner", {"dihedral": True}),
             "full+d8": ("full", {"dihedral": True}), "full/reprojected": ("full", {}),
-            "full/spread1": ("full", {"spread": 1}), "full/spread2": ("full", {"spread": 2})}
+            "full/spread1": ("full", {"spread": 1}), "full/spread2": ("full", {"spread": 2}),
+            "full/spread1/k40": ("full", {"spread": 1, "k": 40, "beam_width": 40})}
 #: Rows whose hand camera reprojects the observed depth (as on the real robot) whatever the env renders.
 REPROJECTED = {"full/reprojected"}
 DEFAULT_VARIANTS = ["random", "centroid", "planner", "full", "planner/no-prune", "full/no-prune"]
@@ -86,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     # Each full agent keeps the top 20 it ranked (the planner's beam, from the same network) with
     # their log-likelihoods and evaluator scores; those are the recorded proposals.
     beams = {"beam": "full", "beam/no-prune": "full/no-prune", "beam+d8": "full+d8", "beam/spread1": "full/spread1",
-             "beam/spread2": "full/spread2"}
+             "beam/spread2": "full/spread2", "beam/spread1/k40": "full/spread1/k40"}
     beams = {b: a for b, a in beams.items() if a in agents}
     records = []
     t0 = time.perf_counter()
@@ -140,8 +141,8 @@ def main(argv: list[str] | None = None) -> int:
     for b in beams:
         cov = sum(any(r[f"{b}_success"]) for r in records)
         lo, hi = wilson_interval(cov, n)
-        rows[f"top20_coverage{b[4:]}"] = {"successes": cov, "success": cov / n, "ci95": [lo, hi]}
-        print(f"| top-20 {b} holds a success | {cov / n:.3f} ({cov}/{n}) | [{lo:.3f}, {hi:.3f}] | |")
+        rows[f"top{agents[beams[b]].k}_coverage{b[4:]}"] = {"successes": cov, "success": cov / n, "ci95": [lo, hi]}
+        print(f"| top-{agents[beams[b]].k} {b} holds a success | {cov / n:.3f} ({cov}/{n}) | [{lo:.3f}, {hi:.3f}] | |")
     if args.uniform:
         g = sum(r["graspable"] for r in records)
         lo, hi = wilson_interval(g, n)
