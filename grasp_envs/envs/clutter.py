@@ -1,4 +1,4 @@
-"""Grasping in clutter: a pile of 2-10 random objects, success is lifting any one of them."""
+"""Grasping in clutter: a pile of 2-10 objects (random, YCB or scanned), success is lifting any one of them."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from grasp_envs.envs.object_sets import GraspScannedEnv, GraspYCBEnv
 from grasp_envs.envs.observations import ObservationConfig
 from grasp_envs.envs.random_objects import GraspRandomEnv
 from grasp_envs.objects import GraspObject
@@ -20,6 +21,9 @@ CLUTTER_OBSERVATION = {"fovy": 50.0}
 DROP_TRIES = 3
 #: Spawn key of the scene's own random stream (object count and seeds) under its object seed.
 _SCENE_KEY = 0xC1
+#: Where a pile's objects come from (``objects=``): the procedural generator, or a downloaded set
+#: loaded by its single-object env (same split rule, object list, decomposition cache and masses).
+OBJECT_SOURCES = {"random": None, "ycb": GraspYCBEnv, "scanned": GraspScannedEnv}
 
 
 def _n_range(n_objects) -> tuple[int, int]:
@@ -39,12 +43,15 @@ def _n_range(n_objects) -> tuple[int, int]:
 class GraspClutterEnv(GraspRandomEnv):
     """
     ## Description
-    One-shot grasping in clutter: 2-10 procedurally generated random objects (the random-object
-    envs' generator and splits) are dropped one at a time, each in a random orientation over a
+    One-shot grasping in clutter: 2-10 objects are dropped one at a time, each in a random orientation over a
     random point within ``drop_radius`` of the table centre, onto the settled pile of those before
     it.  The agent sees overhead depth of the pile and chooses one grasp on the grid relative to
     the pile's bounding box; the gripper closes, lifts 30 cm and holds.  Success is lifting any
-    one object (the single-object rule, per object).  Grasps whose open gripper penetrates the
+    one object (the single-object rule, per object).  ``objects="random"`` (default) draws
+    procedurally generated objects (the random-object envs' generator and seed splits);
+    ``objects="ycb"`` or ``"scanned"`` draws downloaded objects exactly as ``GraspYCB`` /
+    ``GraspScanned`` do (their object list, train/test split by id hash, masses and decomposition
+    cache under ``root``), distinct within a pile while the split has enough of them.  Grasps whose open gripper penetrates the
     table or any object, whose approach from 10 cm back is blocked by either, or whose fingers
     would close on air (touching no object) are rejected without physics.
 
@@ -74,8 +81,12 @@ class GraspClutterEnv(GraspRandomEnv):
 
     ## Arguments
     ``n_objects`` (int or ``[low, high]``, default ``[2, 10]``), ``drop_radius`` (m, default 0.05),
-    and every argument of the random-object envs (``dims``, ``split``, ``max_attempts``,
-    ``observation``, ``sim``, ``object_config``, ``primitive_bank``, ``render_mode``).
+    ``objects`` ("random", "ycb" or "scanned"), and every argument of the random-object envs
+    (``dims``, ``split``, ``max_attempts``, ``observation``, ``sim``, ``object_config``,
+    ``primitive_bank``, ``render_mode``; the last two only with random objects).  With
+    ``objects="ycb"``/``"scanned"`` also ``root`` (the processed data root of ``grasp-envs
+    download``), ``object_ids`` and ``graspable_rule``, as :class:`GraspYCBEnv` takes them (``split``
+    defaults to "train", or to every object given with ``object_ids``).
     ``reset(options={"object_seed": k})`` picks the scene whose object count and objects seed
     ``k`` draws; ``info["object_seed"]`` is that scene seed (the cluster of repeated scenes).
 
@@ -84,11 +95,35 @@ class GraspClutterEnv(GraspRandomEnv):
     * v0: the clutter task on the development physics (version 0), for comparison with the v0 envs.
     """
 
-    def __init__(self, *, n_objects=(2, 10), drop_radius: float = 0.05,
-                 observation: ObservationConfig | dict | None = None, **kwargs) -> None:
+    def __init__(self, *, n_objects=(2, 10), drop_radius: float = 0.05, objects: str = "random",
+                 root: str | None = None, object_ids: list[str] | None = None, graspable_rule: str = "box",
+                 observation: ObservationConfig | dict | None = None, split: str | None = None, **kwargs) -> None:
+        if objects not in OBJECT_SOURCES:
+            raise ValueError(f"objects must be one of {sorted(OBJECT_SOURCES)}, got {objects!r} "
+                             "(e.g. objects='ycb', root='PATH' after `grasp-envs download ycb --root PATH`)")
+        if objects == "random":
+            given = [k for k, v in (("root", root), ("object_ids", object_ids)) if v is not None]
+            if graspable_rule != "box":
+                given.append("graspable_rule")
+            if given:
+                raise ValueError(f"{', '.join(given)} choose downloaded objects; pass objects='ycb' or 'scanned' "
+                                 "with them, or drop them for random objects")
+        else:
+            given = [k for k in ("object_config", "primitive_bank") if kwargs.get(k) is not None]
+            if given:
+                raise ValueError(f"{', '.join(given)} configure random objects and do not apply to objects="
+                                 f"{objects!r}; drop them or use objects='random'")
         if not isinstance(observation, ObservationConfig):
             observation = {**CLUTTER_OBSERVATION, **(observation or {})}
-        super().__init__(observation=observation, **kwargs)
+        super().__init__(observation=observation, split="train" if split is None else split, **kwargs)
+        self.objects_source = objects
+        #: The single-object env whose objects the pile draws (``None``: random objects).
+        self.object_source = None
+        if objects != "random":
+            self.object_source = OBJECT_SOURCES[objects](
+                root=root, object_ids=object_ids, graspable_rule=graspable_rule, dims=self.grid.dims,
+                split=split, physics_version=self.physics.version)
+            self.split = self.object_source.split
         if self.obs_config.mode == "privileged":
             raise ValueError("observation mode 'privileged' gives one object's pose and does not apply to a pile; "
                              "use observation={'mode': 'depth'}")
@@ -101,12 +136,35 @@ class GraspClutterEnv(GraspRandomEnv):
         self.drop_tries = 0
 
     # ----------------------------------------------------------------- scenes
+    def object_seed_range(self) -> tuple[int, int]:
+        if self.object_source is None:
+            return super().object_seed_range()
+        return self.object_source.object_seed_range()
+
+    def make_object(self, object_seed: int) -> GraspObject:
+        if self.object_source is None:
+            return super().make_object(object_seed)
+        return self.object_source.make_object(object_seed)
+
     def scene_objects(self, scene_seed: int) -> tuple[int, ...]:
-        """Object seeds of the scene ``scene_seed``: its count from ``n_objects``, seeds from the split."""
+        """Object seeds of the scene ``scene_seed``: its count from ``n_objects``, seeds from the split.
+
+        Random objects are drawn independently from the split's billion seeds; a downloaded set's
+        objects are drawn without repetition (in rounds of the whole list when the pile holds
+        more objects than the split).
+        """
         rng = np.random.default_rng(np.random.SeedSequence(int(scene_seed), spawn_key=(_SCENE_KEY,)))
         lo, hi = self.object_seed_range()
         n = int(rng.integers(self.n_objects[0], self.n_objects[1] + 1))
-        return tuple(int(s) for s in rng.integers(lo, hi, size=n))
+        if self.object_source is None:
+            return tuple(int(s) for s in rng.integers(lo, hi, size=n))
+        rounds = np.concatenate([rng.permutation(hi - lo) for _ in range(-(-n // (hi - lo)))])
+        return tuple(lo + int(s) for s in rounds[:n])
+
+    def scene_record(self, scene_seed: int) -> GraspObject:
+        """The pile record (:meth:`pile_record`) of scene ``scene_seed``, without physics: what
+        ``reset(options={"object_seed": scene_seed})`` puts in ``env.object``."""
+        return self.pile_record(tuple(self.make_object(s) for s in self.scene_objects(scene_seed)))
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         import gymnasium as gym
@@ -173,6 +231,12 @@ class GraspClutterEnv(GraspRandomEnv):
         return info
 
     def object_pipeline(self) -> dict:
-        return {**super().object_pipeline(),
+        if self.object_source is None:
+            objects = super().object_pipeline()
+        else:  # the set, its selection and split; the objects' content is in a task's object checksum
+            src = self.object_source
+            objects = {"objects": self.objects_source, "graspable_rule": src.graspable_rule,
+                       "split": src.split, "object_ids": list(src.object_ids)}
+        return {**objects,
                 "clutter": {"n_objects": list(self.n_objects), "drop_radius": self.drop_radius, "drop_gap": DROP_GAP,
                             "rest_window": REST_WINDOW, "drop_tries": DROP_TRIES}}
