@@ -250,11 +250,19 @@ def settle_bodies(m: mujoco.MjModel, d: mujoco.MjData, cfg: "SimConfig", qpos_ad
             if steps == damping_from:
                 for s, mass in zip(dofs, masses):
                     m.dof_damping[s] = 0.5 * mass + 0.01
-            mujoco.mj_step(m, d)
-            for q, value, v in held:
-                d.qpos[q] = value
-                d.qvel[v] = 0
-            steps += 1
+            if held:
+                mujoco.mj_step(m, d)
+                for q, value, v in held:
+                    d.qpos[q] = value
+                    d.qvel[v] = 0
+                k = 1
+            else:  # up to the next check or the damping step in one call: the same steps
+                k = steps_per_window - steps % steps_per_window
+                if steps < damping_from:
+                    k = min(k, damping_from - steps)
+                k = min(k, n_max - steps)
+                mujoco.mj_step(m, d, k)
+            steps += k
             if steps % steps_per_window == 0:
                 at_rest = True
                 for i, q in enumerate(qs):
