@@ -367,11 +367,13 @@ class BenchmarkTask:
 
         scenes = self.verify(scenes)
         env = self.make_env()
+        # a clutter scene's object is its pile (what evaluation hashes from env.object); else the object itself
+        build = getattr(env.unwrapped, "scene_record", env.unwrapped.make_object)
         cache: dict[int, str] = {}
         try:
             for s in tqdm(scenes, desc=f"objects of {self.name}", unit="obj", disable=not progress, leave=False):
                 if s.object_seed not in cache:
-                    cache[s.object_seed] = object_digest(env.unwrapped.make_object(s.object_seed))
+                    cache[s.object_seed] = object_digest(build(s.object_seed))
         finally:
             env.close()
         return [cache[s.object_seed] for s in scenes]
@@ -390,7 +392,8 @@ class BenchmarkTask:
 #: twins share their scenes.
 _ENTROPY = {("random", "train"): 1710064250, ("random", "test"): 1710064251,
             ("ycb", "test"): 1710064252, ("scanned", "test"): 1710064253,
-            ("shapenet", "train"): 1710064254, ("shapenet", "test"): 1710064255}
+            ("shapenet", "train"): 1710064254, ("shapenet", "test"): 1710064255,
+            ("clutter-random", "test"): 1710064256, ("clutter-ycb", "test"): 1710064257}
 
 # name: (env_id, kwargs, object_set, split, fingerprint, object_checksum, description[, training_data_seed])
 _DEFINITIONS: dict[str, tuple] = {
@@ -547,6 +550,23 @@ _DEFINITIONS: dict[str, tuple] = {
     "shapenet-6d-test-v2": (
         "grasp_envs/GraspShapeNet6D-v1", {"dims": 6, "split": "test"}, "shapenet", "test", None, None,
         "held-out ShapeNetCore models, 6-D grasps (user-supplied ShapeNetCore); physics v1"),
+    # Clutter (docs/clutter.md): a scene is a pile (its object seed draws the count and objects, the reset seed
+    # their drop); the object checksum is over each scene's pile (GraspClutterEnv.scene_record).
+    "clutter-4d-test-v1": (
+        "grasp_envs/GraspClutter4D-v1", {"dims": 4, "split": "test"}, "clutter-random", "test",
+        "6f0ea2dc6d6fabbcce601040c7b8056f44981ae600a3123c28f53b19d08d8738",
+        "d2a3e816cd03d13412cc1a48671865037addc3f26e6bbf5497ac92cfa0c83952",
+        "piles of 2-10 held-out procedurally generated objects, upright 4-D grasps on the pile's box; physics v1"),
+    "clutter-6d-test-v1": (
+        "grasp_envs/GraspClutter6D-v1", {"dims": 6, "split": "test"}, "clutter-random", "test",
+        "63e239363a9b024c7835b4559fcf709a0e7584aa8720611ad6b22f7033d29ae3",
+        "d2a3e816cd03d13412cc1a48671865037addc3f26e6bbf5497ac92cfa0c83952",
+        "piles of 2-10 held-out procedurally generated objects, 6-D grasps on the pile's box; physics v1"),
+    "clutter-ycb-4d-test-v1": (
+        "grasp_envs/GraspClutter4D-v1", {"dims": 4, "split": "test", "objects": "ycb", "graspable_rule": "top"},
+        "clutter-ycb", "test", None, None,
+        "piles of 2-10 held-out YCB objects (needs `grasp-envs download ycb`), upright 4-D grasps on the pile's box; "
+        "physics v1"),
 }
 
 #: Version 1 and later tasks: the scenes (objects, entropy) of their version 0, but every

@@ -194,6 +194,8 @@ def test_piles_of_ycb_objects_use_the_single_object_envs_objects_and_split(tiny_
     single = GraspYCBEnv(root=str(tiny_ycb_root), object_ids=PILE_IDS, split="test")
     u = env.unwrapped
     assert u.split == "test" and u.object_source.object_ids == single.object_ids == tuple(test_ids)
+    # scene seeds are not object indices: a billion piles over the split's three objects
+    assert u.object_seed_range() == (0, 1_000_000_000) and u.pile_object_range() == (0, len(test_ids))
     seen = set()
     for seed in range(4):
         obs, info = env.reset(seed=seed)
@@ -242,3 +244,70 @@ def test_object_source_errors_are_clear(tmp_path):
         gym.make(ENV, objects="ycb", root=str(tmp_path), primitive_bank="bank.npz")
     with pytest.raises(FileNotFoundError, match="grasp-envs download ycb"):  # the single-object env's own message
         gym.make(ENV, objects="ycb", root=str(tmp_path / "empty"))
+
+
+# ------------------------------------------------------------------ frozen clutter tasks
+@pytest.mark.parametrize("name", ["clutter-4d-test-v1", "clutter-6d-test-v1"])
+def test_clutter_tasks_match_their_frozen_fingerprints(name):
+    from benchmarks.tasks import get_task
+    from grasp_envs.envs.random_objects import TEST_SEEDS
+
+    task = get_task(name)
+    assert task.fingerprint is not None and task.object_checksum is not None and task.per_seed_resets
+    scenes = task.verify()
+    assert task.compute_fingerprint(scenes) == task.fingerprint
+    seeds = [s.object_seed for s in scenes]
+    assert len(scenes) == 300 and len(set(seeds)) == 300 and all(TEST_SEEDS[0] <= k < TEST_SEEDS[1] for k in seeds)
+    assert "physics" in task.definition(scenes)  # physics v1: the env's physics digest is covered
+
+
+def test_clutter_task_fingerprint_tracks_the_pile_config():
+    import dataclasses
+
+    from benchmarks.tasks import get_task
+
+    task = get_task("clutter-4d-test-v1")
+    base = task.compute_fingerprint()
+    for change in ({"n_objects": [2, 4]}, {"drop_radius": 0.1}, {"objects": "random", "n_objects": 5}):
+        other = dataclasses.replace(task, env_kwargs={**task.env_kwargs, **change}, fingerprint=None)
+        assert other.compute_fingerprint() != base, change
+    # the same scenes on the 6-D twin are a different task (env id and physics identity differ)
+    assert get_task("clutter-6d-test-v1").scenes() == task.scenes()
+    assert get_task("clutter-6d-test-v1").fingerprint != task.fingerprint
+
+
+def test_clutter_task_object_digest_is_the_pile_evaluation_hashes():
+    from benchmarks.tasks import get_task, object_digest
+
+    task = get_task("clutter-4d-test-v1")
+    scene = task.seed_scenes(1)[0]
+    env = task.make_env()
+    env.reset(seed=scene.reset_seed, options={"object_seed": scene.object_seed})
+    u = env.unwrapped
+    assert object_digest(u.object) == object_digest(u.scene_record(scene.object_seed))
+    assert u.object.name.count(",") + 1 == len(u.objects)
+
+
+@pytest.mark.slow
+def test_clutter_task_piles_match_the_frozen_object_checksum():
+    from benchmarks.tasks import get_task
+
+    task = get_task("clutter-4d-test-v1")
+    assert task.check_object_checksum(task.object_digests(progress=False)) == task.object_checksum
+
+
+def test_a_ycb_pile_task_draws_distinct_piles_and_fingerprints_its_set(tiny_ycb_root):
+    from benchmarks.tasks import BenchmarkTask, get_task
+
+    kw = {"dims": 4, "split": "test", "objects": "ycb", "root": str(tiny_ycb_root), "object_ids": PILE_IDS,
+          "n_objects": [2, 3]}
+    task = BenchmarkTask(name="clutter-ycb-tiny-v1", env_id=ENV, env_kwargs=kw, object_set="clutter-ycb",
+                         split="test", scene_entropy=5, n_scenes=4, seeds=(0, 1), per_seed_resets=True)
+    scenes = task.scenes()
+    assert len({s.object_seed for s in scenes}) == 4  # distinct piles, not the set's 3 object indices round-robin
+    assert task.compute_fingerprint(scenes) == task.compute_fingerprint()
+    fewer = BenchmarkTask(**{**task.__dict__, "env_kwargs": {**kw, "object_ids": PILE_IDS[:-1]}})
+    assert fewer.compute_fingerprint() != task.compute_fingerprint()  # the object list is in the physics identity
+    assert len(task.object_digests(progress=False)) == 4
+    frozen = get_task("clutter-ycb-4d-test-v1")  # frozen where its data is, as the YCB tasks
+    assert frozen.env_kwargs["objects"] == "ycb" and frozen.fingerprint is None and frozen.object_checksum is None

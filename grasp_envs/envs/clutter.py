@@ -24,6 +24,8 @@ _SCENE_KEY = 0xC1
 #: Where a pile's objects come from (``objects=``): the procedural generator, or a downloaded set
 #: loaded by its single-object env (same split rule, object list, decomposition cache and masses).
 OBJECT_SOURCES = {"random": None, "ycb": GraspYCBEnv, "scanned": GraspScannedEnv}
+#: Scene seeds of piles of a downloaded set (both splits: the split is in the object list).
+SET_SCENE_SEEDS = (0, 1_000_000_000)
 
 
 def _n_range(n_objects) -> tuple[int, int]:
@@ -137,9 +139,17 @@ class GraspClutterEnv(GraspRandomEnv):
 
     # ----------------------------------------------------------------- scenes
     def object_seed_range(self) -> tuple[int, int]:
-        if self.object_source is None:
-            return super().object_seed_range()
-        return self.object_source.object_seed_range()
+        """Half-open range of scene seeds (``reset(options={"object_seed": k})``).
+
+        Random piles use the split's object seed range (a scene seed is one of the split's
+        seeds); piles of a downloaded set use :data:`SET_SCENE_SEEDS` whatever the split, whose
+        objects are the split's list.
+        """
+        return super().object_seed_range() if self.object_source is None else SET_SCENE_SEEDS
+
+    def pile_object_range(self) -> tuple[int, int]:
+        """Half-open range of the seeds (random) or list indices (a set) of a pile's objects."""
+        return super().object_seed_range() if self.object_source is None else self.object_source.object_seed_range()
 
     def make_object(self, object_seed: int) -> GraspObject:
         if self.object_source is None:
@@ -154,7 +164,7 @@ class GraspClutterEnv(GraspRandomEnv):
         more objects than the split).
         """
         rng = np.random.default_rng(np.random.SeedSequence(int(scene_seed), spawn_key=(_SCENE_KEY,)))
-        lo, hi = self.object_seed_range()
+        lo, hi = self.pile_object_range()
         n = int(rng.integers(self.n_objects[0], self.n_objects[1] + 1))
         if self.object_source is None:
             return tuple(int(s) for s in rng.integers(lo, hi, size=n))
