@@ -55,3 +55,16 @@ def test_early_stop_stops_failures_and_keeps_outcomes():
     assert total >= 12
     assert agree >= 0.8 * total          # measured: all agree (benchmarks/timestep_agreement.py on 200 objects)
     assert steps < 0.9 * full            # failures stopped early
+
+
+def test_agreement_benchmark_prints_each_option_with_its_speed(capsys):
+    from benchmarks.timestep_agreement import candidates, main
+
+    assert {"early stop", "adaptive close", "pyramidal cone", "multiccd off"} <= set(candidates())
+    assert candidates()["early stop"].early_stop and not candidates()["dt 2 ms (default)"].early_stop
+    assert main(["--objects", "2", "--grasps", "1", "--only", "dt 2 ms (default)", "early stop"]) == 0
+    rows = {line.split("|")[1].strip(): line.split("|") for line in capsys.readouterr().out.splitlines()
+            if line.startswith("| ") and "---" not in line}
+    assert float(rows["dt 2 ms (default)"][7]) == 1.0          # x default of the default row
+    assert float(rows["early stop"][6]) > 0                     # attempts/s
+    assert 0.0 <= float(rows["early stop"][2]) <= 1.0           # agreement
