@@ -1,6 +1,7 @@
-"""Agents on piles of random objects (GraspClutter4D-v1, 6D) beside a peer's clutter setting.
+"""Agents on piles of random, YCB or scanned objects (GraspClutter4D-v1, 6D) beside a peer's clutter setting.
 
     python -m benchmarks.clutter --episodes 100 --kuka-episodes 50
+    python -m benchmarks.clutter --objects ycb --root runs/ycb_root --episodes 40 --agents random centroid planner full --kuka-episodes 0
     python -m benchmarks.clutter --dims 6 --episodes 50 --kuka-episodes 0
     python -m benchmarks.clutter --n-objects 5 --agents random centroid --kuka-episodes 0   # Kuka's count
     python -m benchmarks.clutter --agents full --kuka-episodes 0   # the shipped planner + evaluator
@@ -11,7 +12,11 @@ the shipped planner of the grid (and ``--agents full``, planner + evaluator) run
 around the pile's centre), on the same scenes: the cameras do not change the scene, only what
 the agent sees.  Scene ``i`` is
 ``env.reset(seed=seed + i)`` (:func:`agents.evaluation.evaluate_agents`), a fresh pile each
-time, so the intervals are Wilson's, clustered by scene (each scene once: the same).
+time, so the intervals are Wilson's, clustered by scene (each scene once: the same).  With
+``--objects ycb`` (or ``scanned``) the piles draw the set's ``--split`` objects from the processed
+data root ``--root`` exactly as the single-object YCB env does (``--graspable-rule``, default
+"top" as the ``ycb-*-v2`` tasks); a set's objects recur across piles, each pile is still one
+scene, and the interval stays clustered by scene.
 
 The peer is pybullet's ``KukaDiverseObjectEnv``: five random objects in a tray (``isTest=True``,
 its test objects), its own random policy (uniform continuous actions for up to its default 8
@@ -61,11 +66,15 @@ def kuka_random_success(episodes: int, seed: int) -> tuple[int, int] | None:
 
 
 def clutter_rows(agents: list[str], episodes: int, seed: int, split: str, dims: int = 4,
-                 n_objects: list[int] | None = None, progress: bool = True) -> list[dict]:
+                 n_objects: list[int] | None = None, progress: bool = True, objects: str = "random",
+                 root: str | None = None, graspable_rule: str = "top", object_ids: list[str] | None = None) -> list[dict]:
     rows = []
+    source = {} if objects == "random" else {"objects": objects, "root": root, **(
+        {"object_ids": list(object_ids)} if object_ids else {"graspable_rule": graspable_rule})}
     for name in agents:
         obs = AGENTS[name]
-        env_kwargs = {**({"observation": obs} if obs else {}), **({"n_objects": n_objects} if n_objects else {})}
+        env_kwargs = {**({"observation": obs} if obs else {}), **({"n_objects": n_objects} if n_objects else {}),
+                      **source}
         try:
             [row] = evaluate_agents(ENV_ID.format(dims=dims), [name], episodes, seed, split,
                                     env_kwargs=env_kwargs or None, progress=progress)
@@ -80,8 +89,12 @@ def clutter_rows(agents: list[str], episodes: int, seed: int, split: str, dims: 
         row["ci95"] = clustered_wilson_interval(succ, sizes)
         row["fovy"] = (obs or {}).get("fovy", 50.0)
         row["n_objects"] = "-".join(str(v) for v in dict.fromkeys(n_objects or [2, 10]))
+        row["objects"] = objects
         rows.append(row)
     return rows
+
+
+_OBJECT_WORD = {"random": "", "ycb": "YCB ", "scanned": "scanned "}
 
 
 def format_table(rows: list[dict], kuka: tuple[int, int] | None, split: str) -> str:
@@ -90,7 +103,8 @@ def format_table(rows: list[dict], kuka: tuple[int, int] | None, split: str) -> 
     for r in rows:
         rej = r["rejections"]
         lines.append(
-            f"| {r['env_id'].split('/')[-1]} ({split}, {r['n_objects']} objects) | {r['agent']} | fovy {r['fovy']:.0f} | "
+            f"| {r['env_id'].split('/')[-1]} ({split}, {r['n_objects']} {_OBJECT_WORD[r.get('objects', 'random')]}objects) "
+            f"| {r['agent']} | fovy {r['fovy']:.0f} | "
             f"{r['success']:.3f} ({r['successes']}/{r['episodes']}) | [{r['ci95'][0]:.3f}, {r['ci95'][1]:.3f}] | "
             f"{rejection_cell(rej)} |")
     if kuka is not None:
@@ -110,12 +124,28 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--n-objects", type=int, nargs="+", default=None, metavar="N",
                     help="objects per pile: N or LOW HIGH (default: the env's 2 10)")
     ap.add_argument("--seed", type=int, default=0, help="scene i uses reset(seed=seed + i)")
+    ap.add_argument("--objects", default="random", choices=["random", "ycb", "scanned"],
+                    help="what the piles are made of (ycb/scanned: processed by `grasp-envs download`)")
+    ap.add_argument("--root", default=None, help="data root of --objects ycb/scanned (default: $GRASP_ENVS_DATA "
+                    "or ~/.cache/grasp_envs)")
+    ap.add_argument("--graspable-rule", default="top", choices=["box", "top"],
+                    help="the set's default object list (as the single-object env's graspable_rule)")
+    ap.add_argument("--object-ids", nargs="+", default=None, metavar="ID",
+                    help="the set's objects to pile (their --split ones; default: the --graspable-rule list)")
     ap.add_argument("--kuka-episodes", type=int, default=50, help="episodes of the pybullet peer (0: skip)")
     args = ap.parse_args(argv)
     if args.n_objects is not None and len(args.n_objects) not in (1, 2):
         ap.error("--n-objects takes N or LOW HIGH, e.g. --n-objects 5")
+    if args.objects == "random" and (args.root is not None or args.object_ids):
+        ap.error("--root and --object-ids choose --objects ycb or scanned; drop them for random piles")
     n_objects = None if args.n_objects is None else [args.n_objects[0], args.n_objects[-1]]
-    rows = clutter_rows(args.agents, args.episodes, args.seed, args.split, args.dims, n_objects)
+    try:
+        rows = clutter_rows(args.agents, args.episodes, args.seed, args.split, args.dims, n_objects,
+                            objects=args.objects, root=args.root, graspable_rule=args.graspable_rule,
+                            object_ids=args.object_ids)
+    except FileNotFoundError as exc:  # the set is not processed under --root: the env's message names the command
+        print(f"error: {exc}")
+        return 2
     kuka = kuka_random_success(args.kuka_episodes, args.seed) if args.kuka_episodes > 0 else None
     if args.kuka_episodes > 0 and kuka is None:
         print("KukaDiverseObjectEnv: unavailable (pip install 'grasp-envs[bench]')")

@@ -311,3 +311,17 @@ def test_a_ycb_pile_task_draws_distinct_piles_and_fingerprints_its_set(tiny_ycb_
     assert len(task.object_digests(progress=False)) == 4
     frozen = get_task("clutter-ycb-4d-test-v1")  # frozen where its data is, as the YCB tasks
     assert frozen.env_kwargs["objects"] == "ycb" and frozen.fingerprint is None and frozen.object_checksum is None
+
+
+def test_clutter_benchmark_on_ycb_piles(tiny_ycb_root, capsys):
+    from benchmarks.clutter import main
+
+    assert main(["--objects", "ycb", "--root", str(tiny_ycb_root), "--object-ids", *PILE_IDS, "--n-objects", "2",
+                 "--episodes", "2", "--agents", "random", "--kuka-episodes", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "| GraspClutter4D-v1 (test, 2 YCB objects) | random | fovy 50 |" in out and "clustered by scene" in out
+    assert main(["--objects", "ycb", "--root", str(tiny_ycb_root / "nothing"), "--episodes", "1",
+                 "--agents", "random", "--kuka-episodes", "0"]) == 2
+    assert "grasp-envs download ycb --root" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["--root", str(tiny_ycb_root), "--episodes", "1", "--kuka-episodes", "0"])
