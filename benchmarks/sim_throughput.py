@@ -18,6 +18,8 @@ Prints medians over repeated measurements of:
   Kuka's whole episode (not like for like: no reset, no render, rejected grasps left out).
 
     python -m benchmarks.sim_throughput            # needs the bench extra for the Kuka peer
+    python -m benchmarks.sim_throughput --only resets --episodes 30   # caches off/on, one run
+    python -m benchmarks.sim_throughput --only vector --episodes 40   # AsyncVectorEnv 1 vs 2 workers
 """
 
 from __future__ import annotations
