@@ -1,6 +1,7 @@
 """Render docs/clutter.png: a GraspClutter4D-v1 pile (offscreen MuJoCo) beside its depth observation.
 
     python docs/_scripts/clutter_picture.py
+    python docs/_scripts/clutter_picture.py docs/clutter_ycb.png 0 ycb runs/ycb_root   # a pile of held-out YCB objects
 """
 
 from __future__ import annotations
@@ -17,13 +18,16 @@ import matplotlib.pyplot as plt  # noqa: E402
 import grasp_envs  # noqa: E402,F401  (registers the ids)
 
 
-def main(out: str = "docs/clutter.png", seed: int = 4) -> Path:
-    env = gym.make("grasp_envs/GraspClutter4D-v1", n_objects=6, render_mode="rgb_array", render_size=(300, 400))
-    obs, info = env.reset(seed=seed)
+def main(out: str = "docs/clutter.png", seed: int = 4, objects: str = "random", root: str | None = None) -> Path:
+    source = {} if objects == "random" else {"objects": objects, "root": root, "split": "test", "graspable_rule": "top"}
+    env = gym.make("grasp_envs/GraspClutter4D-v1", n_objects=6, render_mode="rgb_array", render_size=(300, 400),
+                   **source)
+    obs, info = env.reset(seed=int(seed))
     rgb = env.render()
     fig, (a, b) = plt.subplots(1, 2, figsize=(8, 3.2), gridspec_kw={"width_ratios": [4, 3]})
     a.imshow(rgb)
-    a.set_title(f"{info['n_objects']} random objects dropped on the table")
+    a.set_title(f"{info['n_objects']} {'random' if objects == 'random' else 'held-out ' + objects.upper()} objects "
+                "dropped on the table")
     im = b.imshow(obs["depth"][0], cmap="viridis_r")
     b.set_title("observation: overhead depth (m)")
     fig.colorbar(im, ax=b, fraction=0.046)
