@@ -91,10 +91,10 @@ class SimConfig:
         early_stop: Opt-in speed option (off in every published physics version): stop
             simulating a grasp once its failure is decided: the object has fallen more than
             ``lift_height - success_height`` + 2 cm behind the gripper's rise during the lift
-            or hold (it was never picked up, or it slipped out).  The fingers' opening cannot
-            decide an empty close: thin parts are held with the fingers past their closed
-            limit, as measured.  Grasps then run as chunks of 50 ms (``mujoco.rollout`` from each chunk's
-            last state; the solver's warm start is not carried across chunks).
+            or hold (it was never picked up, or it slipped out), looked at every 50 ms.  The
+            fingers' opening cannot decide an empty close: thin parts are held with the fingers
+            past their closed limit, as measured.  Grasps then run one after another in the
+            calling thread, each taking the batched rollout's steps bit for bit until stopped.
         adaptive_close: Opt-in speed option: the close ends at the first 50 ms chunk in which
             the fingers moved less than 0.2 mm (they stalled), not after ``close_time``
             (``close_time`` is then the longest close).
@@ -160,7 +160,7 @@ class SimConfig:
 
     @property
     def staged(self) -> bool:
-        """Whether grasps run in chunks (an opt-in option that decides grasps early is on)."""
+        """Whether grasps run staged (an opt-in option that decides grasps early is on)."""
         return self.early_stop or self.adaptive_close
 
     def to_dict(self) -> dict:
@@ -603,73 +603,78 @@ class GraspSimulator:
         self.warning_count += warnings
         return state[:, -1, :], sensordata[:, -1, :]
 
-    def _rollout_chunk(self, init: np.ndarray, ctrl: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        spec = mujoco.mjtState.mjSTATE_CTRL | mujoco.mjtState.mjSTATE_MOCAP_POS | mujoco.mjtState.mjSTATE_MOCAP_QUAT
-        state, sensordata = self._rollout.rollout(self.model, self._rollout_datas, init, ctrl,
-                                                  control_spec=int(spec), skip_checks=False)
-        self.steps_simulated += state.shape[0] * state.shape[1]
-        return state, sensordata
-
     def _run_staged(self, poses: GraspPoses) -> tuple[np.ndarray, np.ndarray]:
-        """:meth:`_run` in 50 ms chunks, deciding grasps early (``early_stop``, ``adaptive_close``).
+        """:meth:`_run` one grasp after another in this thread, deciding grasps early
+        (``early_stop``, ``adaptive_close``).
 
-        A grasp stopped early keeps the state and sensors of the chunk that decided it (its
-        object is where the failure left it); its success is then false by the rule of
-        :meth:`simulate`, which the stopping rules guarantee: a stopped grasp is marked so.
+        Each grasp takes the same steps as the batched rollout, bit for bit (its controls set
+        before each ``mj_step``, the warm start carried), until a rule ends a phase or the grasp:
+        a grasp that is never stopped ends exactly as :meth:`_run` ends it.  A stopped grasp keeps
+        the state and sensors of the step that decided it, and :meth:`simulate` counts it failed.
         """
         cfg = self.config
+        m, d = self.model, self._rollout_datas[0]
         quat = mat_to_quat(poses.rotation)
         n = len(poses)
-        state = self._initial_states(poses, quat)
-        sens = np.zeros((n, self.model.nsensordata))
-        chunk = max(1, int(round(0.05 / cfg.timestep)))
+        init = self._initial_states(poses, quat)
+        final = np.empty((n, self._nstate))
+        sens = np.empty((n, m.nsensordata))
+        failed = np.zeros(n, bool)
+        check = max(1, int(round(0.05 / cfg.timestep)))  # rules are looked at every 50 ms
         nc, nl, nh = cfg.n_close, cfg.n_lift, cfg.n_hold
         t = np.arange(1, nl + 1) / nl
-        rise = np.concatenate([cfg.lift_height * 0.5 * (1 - np.cos(np.pi * t)), np.full(nh, cfg.lift_height)])
+        rise = cfg.lift_height * 0.5 * (1 - np.cos(np.pi * t))
         lag_limit = cfg.lift_height - cfg.success_height + 0.02
-        z0 = self.object_qpos[2]
-        opening = self.model.sensor_adr[self.model.sensor("opening").id]
-        failed = np.zeros(n, bool)
+        z0, zadr = self.object_qpos[2], self._sensor_obj + 2
+        opening = m.sensor_adr[m.sensor("opening").id]
+        full = mujoco.mjtState.mjSTATE_FULLPHYSICS
+        steps = 0
 
-        def controls(idx, rises):
-            c = np.empty((len(idx), len(rises), 9))
-            c[:, :, 0:2] = -G.FINGER_FORCE
-            c[:, :, 2:5] = poses.position[idx, None, :]
-            c[:, :, 4] += rises[None, :]
-            c[:, :, 5:9] = quat[idx, None, :]
-            return c
+        def lost() -> bool:
+            return bool(cfg.early_stop and height - (d.sensordata[zadr] - z0) > lag_limit)
 
-        # Close: fixed length, or until the fingers stall (adaptive_close).
-        live, step = np.arange(n), 0
-        closing = live
-        while len(closing) and step < nc:
-            k = min(chunk, nc - step)
-            st, sd = self._rollout_chunk(state[closing], controls(closing, np.zeros(k)))
-            state[closing], sens[closing] = st[:, -1], sd[:, -1]
-            step += k
-            if cfg.adaptive_close:
-                before = sd[:, 0, opening] if k > 1 else sd[:, -1, opening]
-                moved = np.abs(sd[:, -1, opening] - before)
-                closing = closing[moved >= 2e-4]
-        # Lift and hold, in chunks; a grasp whose object fell behind the gripper is decided.
-        live = np.flatnonzero(~failed)
-        step = 0
-        while len(live) and step < len(rise):
-            k = min(chunk, len(rise) - step)
-            st, sd = self._rollout_chunk(state[live], controls(live, rise[step : step + k]))
-            state[live], sens[live] = st[:, -1], sd[:, -1]
-            if cfg.early_stop:
-                lag = rise[step + k - 1] - (sd[:, -1, self._sensor_obj + 2] - z0)
-                lost = np.isfinite(lag) & (lag > lag_limit)
-                failed[live[lost]] = True
-                live = live[~lost]
-            step += k
-        for d in self._rollout_datas:  # MuJoCo counts warnings until cleared: once per batch
-            self.warning_count += sum(int(w.number) for w in d.warning)
-            for w in d.warning:
-                w.number = 0
+        for i in range(n):
+            mujoco.mj_setState(m, d, init[i], full)
+            d.qacc_warmstart[:] = 0
+            d.ctrl[:] = -G.FINGER_FORCE
+            x, y, z = poses.position[i]
+            d.mocap_pos[0] = (x, y, z)
+            d.mocap_quat[0] = quat[i]
+            # Close: the fixed time, or until the fingers stall (adaptive_close).
+            done = 0
+            while done < nc:
+                k = min(check, nc - done) if cfg.adaptive_close else nc - done
+                before = float(d.sensordata[opening])
+                mujoco.mj_step(m, d, k)
+                done += k
+                if cfg.adaptive_close and done > check and abs(float(d.sensordata[opening]) - before) < 2e-4:
+                    break
+            steps += done
+            # Lift (the target moves every step) and hold, looking at the rules every 50 ms.
+            height = 0.0
+            for j in range(nl):
+                height = rise[j]
+                d.mocap_pos[0, 2] = z + height
+                mujoco.mj_step(m, d)
+                steps += 1
+                if (j + 1) % check == 0 and lost():
+                    failed[i] = True
+                    break
+            done = 0
+            while not failed[i] and done < nh:
+                k = min(check, nh - done)
+                mujoco.mj_step(m, d, k)
+                done += k
+                failed[i] = lost()
+            steps += done
+            mujoco.mj_getState(m, d, final[i], full)
+            sens[i] = d.sensordata
+        self.steps_simulated += steps
+        self.warning_count += sum(int(w.number) for w in d.warning)
+        for w in d.warning:
+            w.number = 0
         self._stopped = failed
-        return state, sens
+        return final, sens
 
     def simulate(self, poses: GraspPoses) -> GraspOutcome:
         """Execute grasps in physics regardless of rejection (use :meth:`attempt` normally)."""
