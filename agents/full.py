@@ -168,12 +168,16 @@ class FullAgent(PlannerAgent):
         prune, prune_beam, pruning: Observation-based pruning of the candidates (see
             :class:`PlannerAgent`); the evaluator ranks the top ``k`` feasible ones.
         spread, spread_beam: Spread the ``k`` candidates over distinct grasps (see :class:`PlannerAgent`).
+            On by default (radius 1): a beam's top 20 come in about four clusters of neighbouring
+            bins that mostly succeed or fail together, so spreading them raises how often the 20
+            hold a success and the evaluator has distinct grasps to choose from (docs/training.md,
+            "Spread candidates").  ``spread=None`` scores the beam's plain top ``k`` (the paper's).
     """
 
     def __init__(self, interface: AgentInterface | None = None, *, checkpoint: str | Path | None = None,
                  evaluator: str | Path | None = None, k: int = 20, beam_width: int = 20, threads: int | None = None,
                  dihedral: bool = False, prune: bool = True, prune_beam: int = 64,
-                 pruning: PruningConfig | dict | None = None, spread: int | None = None,
+                 pruning: PruningConfig | dict | None = None, spread: int | None = 1,
                  spread_beam: int = 256) -> None:
         if interface is None:
             raise ValueError("FullAgent needs interface=... (the env's agent_interface(), or the env): it scores each "

@@ -8,7 +8,9 @@ For each of the task's first ``--scenes`` scenes the scene is reset
 once; Random, Centroid, Planner (top-1 of the beam) and Full (evaluator's pick of the top 20)
 each choose a grasp on the same observation (agents reset with the scene index), as do
 ``planner/no-prune`` and ``full/no-prune``, the same networks without the observation-based
-pruning of :mod:`agents.pruning`, and (with ``--variants``) ``planner+d8`` and ``full+d8``, the
+pruning of :mod:`agents.pruning`, ``full/no-spread``, the full agent scoring the beam's plain top
+20 (the paper's) instead of 20 spread over distinct grasps (its default, ``spread=1``), and
+(with ``--variants``) ``full/spread2`` and ``full/k40`` (a wider spread, 40 candidates), ``planner+d8`` and ``full+d8``, the
 same networks proposing with the dihedral ensemble
 (:meth:`agents.planner.GraspPlanner.beam_search_dihedral`; 4-D only), and ``full/reprojected``,
 the full agent scoring hand images reprojected from the observed depth (the real robot's
@@ -43,11 +45,11 @@ VARIANTS = {"random": ("random", {}), "centroid": ("centroid", {}), "planner": (
             "full": ("full", {}), "planner/no-prune": ("planner", {"prune": False}),
             "full/no-prune": ("full", {"prune": False}), "planner+d8": ("planner", {"dihedral": True}),
             "full+d8": ("full", {"dihedral": True}), "full/reprojected": ("full", {}),
-            "full/spread1": ("full", {"spread": 1}), "full/spread2": ("full", {"spread": 2}),
-            "full/spread1/k40": ("full", {"spread": 1, "k": 40, "beam_width": 40})}
+            "full/no-spread": ("full", {"spread": None}), "full/spread2": ("full", {"spread": 2}),
+            "full/k40": ("full", {"k": 40, "beam_width": 40})}
 #: Rows whose hand camera reprojects the observed depth (as on the real robot) whatever the env renders.
 REPROJECTED = {"full/reprojected"}
-DEFAULT_VARIANTS = ["random", "centroid", "planner", "full", "planner/no-prune", "full/no-prune"]
+DEFAULT_VARIANTS = ["random", "centroid", "planner", "full", "planner/no-prune", "full/no-prune", "full/no-spread"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -86,8 +88,8 @@ def main(argv: list[str] | None = None) -> int:
         agents[name] = load_agent(base, reprojected if name in REPROJECTED else view, kw)
     # Each full agent keeps the top 20 it ranked (the planner's beam, from the same network) with
     # their log-likelihoods and evaluator scores; those are the recorded proposals.
-    beams = {"beam": "full", "beam/no-prune": "full/no-prune", "beam+d8": "full+d8", "beam/spread1": "full/spread1",
-             "beam/spread2": "full/spread2", "beam/spread1/k40": "full/spread1/k40"}
+    beams = {"beam": "full", "beam/no-prune": "full/no-prune", "beam+d8": "full+d8", "beam/no-spread": "full/no-spread",
+             "beam/spread2": "full/spread2", "beam/k40": "full/k40"}
     beams = {b: a for b, a in beams.items() if a in agents}
     records = []
     t0 = time.perf_counter()

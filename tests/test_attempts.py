@@ -177,7 +177,7 @@ def test_the_failure_aware_full_agent_keeps_k_candidates_clear_of_its_failures()
 
     env = gym.make(ENV_ID, max_attempts=3)
     obs, _ = env.reset(seed=0)
-    agent = load_agent("full-memory", env)
+    agent = load_agent("full-memory", env, {"spread": None})  # the beam's plain top k: exactly k candidates
     agent.reset(seed=0)
     first = agent.act(obs)
     agent.observe({"outcome": "failure", "grasp_bins": first})
