@@ -58,23 +58,40 @@ class PlannerProposals:
         top_k: Beam width and the number of beam grasps proposed.
         neighbours_of: The most likely grasps whose neighbours are added.
         radius: Bins away from each of those, per dimension.
+        spread: ``None``: the beam's plain top ``top_k``.  An integer radius: the ``top_k`` grasps
+            of a ``spread_beam``-wide beam spread over distinct grasps
+            (:meth:`grasp_envs.grid.GraspGrid.spread`), as :class:`agents.full.FullAgent` chooses
+            its candidates by default: labelling them teaches the evaluator the grasps it ranks.
+        spread_beam: Beam width searched when spreading.
     """
 
     def __init__(self, checkpoint: str | Path = "", dims: int = 4, top_k: int = 32, neighbours_of: int = 8,
-                 radius: int = 1) -> None:
+                 radius: int = 1, spread: int | None = None, spread_beam: int = 256) -> None:
         if top_k < 1 or neighbours_of < 0 or radius < 0:
             raise ValueError(f"top_k must be positive and neighbours_of, radius non-negative, got {top_k}, "
                              f"{neighbours_of}, {radius}")
+        if spread is not None and (int(spread) < 0 or int(spread_beam) < top_k):
+            raise ValueError(f"spread must be None or a radius >= 0 and spread_beam >= top_k={top_k}, got "
+                             f"spread={spread}, spread_beam={spread_beam}")
         torch.set_num_threads(1)
         self.planner = load_checkpoint(checkpoint or shipped(f"planner_{dims}d"), kind="planner")
         self.top_k, self.neighbours_of, self.radius = int(top_k), int(neighbours_of), int(radius)
+        self.spread, self.spread_beam = (None if spread is None else int(spread)), int(spread_beam)
 
     def __call__(self, observation: dict, rng: np.random.Generator | None = None) -> np.ndarray:
         from agents.full import _obs_tensors
 
         depth, bbox = _obs_tensors(observation)
-        beam, _ = self.planner.beam_search(depth, bbox, beam_width=self.top_k, top_k=self.top_k)
-        beam = beam[0].numpy()
+        if self.spread is None:
+            beam, _ = self.planner.beam_search(depth, bbox, beam_width=self.top_k, top_k=self.top_k)
+            beam = beam[0].numpy()
+        else:
+            from grasp_envs.grid import GraspGrid
+
+            wide, _ = self.planner.beam_search(depth, bbox, beam_width=self.spread_beam, top_k=self.spread_beam)
+            wide = wide[0].numpy()
+            grid = GraspGrid(dims=self.planner.config.dims, n_bins=self.planner.config.n_bins)
+            beam = wide[grid.spread(wide, self.top_k, self.spread)]
         near = neighbour_bins(beam[: self.neighbours_of], self.planner.config.n_bins, self.radius)
         if len(near):
             seen = {tuple(r) for r in beam.tolist()}

@@ -165,3 +165,19 @@ def test_training_scripts_print_their_help(module):
     out = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "--seed" in out.stdout and "5%" in out.stdout or module == "agents.recipe"
+
+
+def test_spread_proposals_are_distinct():
+    from agents.proposals import PlannerProposals
+    from grasp_envs.grid import GraspGrid
+
+    env = gym.make("grasp_envs/GraspRandom4D-v1", split="train")
+    obs, _ = env.reset(seed=7)
+    env.close()
+    plain = PlannerProposals(top_k=20, neighbours_of=0)(obs)
+    spread = PlannerProposals(top_k=20, neighbours_of=0, spread=1)(obs)
+    d = GraspGrid(4).bin_distance(spread, spread)
+    assert len(spread) == 20 and np.all(d[~np.eye(20, dtype=bool)] > 1)
+    assert (GraspGrid(4).bin_distance(plain, plain)[~np.eye(20, dtype=bool)] <= 1).any()  # the beam clusters
+    with pytest.raises(ValueError, match="spread"):
+        PlannerProposals(top_k=20, spread=1, spread_beam=10)
