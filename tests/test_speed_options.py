@@ -73,3 +73,10 @@ def test_agreement_benchmark_prints_each_option_with_its_speed(capsys):
     assert float(rows["dt 2 ms (default)"][4]) == 1.0          # agreement with itself
     assert float(rows["early stop"][7]) > 0                     # attempts/s
     assert 0.0 <= float(rows["early stop"][2]) <= 1.0           # agreement with 1 ms
+
+
+def test_a_pile_refuses_the_single_object_speed_options():
+    from grasp_envs.sim.clutter import ClutterSimulator
+
+    with pytest.raises(ValueError, match="single-object"):
+        ClutterSimulator([generate_random_object(1)], SimConfig(early_stop=True))

@@ -118,6 +118,9 @@ class ClutterSimulator(GraspSimulator):
     def __init__(self, objects: Sequence[GraspObject], config: SimConfig = SimConfig(), *,
                  orientations: np.ndarray | None = None, positions: np.ndarray | None = None,
                  nthread: int = 1) -> None:
+        if config.staged:
+            raise ValueError("SimConfig early_stop / adaptive_close are single-object options; a pile runs the "
+                             "fixed-length grasp: turn them off (sim={'early_stop': False, 'adaptive_close': False})")
         self.objects = _check_objects(objects)
         k = len(self.objects)
         self.obj = _label(self.objects)
