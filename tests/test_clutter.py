@@ -244,6 +244,8 @@ def test_object_source_errors_are_clear(tmp_path):
         gym.make(ENV, objects="ycb", root=str(tmp_path), primitive_bank="bank.npz")
     with pytest.raises(FileNotFoundError, match="grasp-envs download ycb"):  # the single-object env's own message
         gym.make(ENV, objects="ycb", root=str(tmp_path / "empty"))
+    with pytest.raises(FileNotFoundError, match="grasp-envs download scanned"):
+        gym.make(ENV, objects="scanned", root=str(tmp_path / "empty"))
 
 
 # ------------------------------------------------------------------ frozen clutter tasks
