@@ -69,9 +69,11 @@ def test_env_identity_covers_overrides_and_objects():
     assert heavy.physics_digest != e1.physics_digest
 
 
-def test_unknown_physics_version_is_a_clear_error():
-    with pytest.raises(ValueError, match="published versions"):
-        gym.make(f"{NAMESPACE}/GraspRandom4D-v1", physics_version=7)
+@pytest.mark.parametrize("bad", [7, "seven", [1]])
+def test_unknown_physics_version_is_a_clear_error(bad):
+    # The env shows physics_version()'s whole message: the versions and the id that fixes it.
+    with pytest.raises(ValueError, match=r"unknown physics_version .*published versions: \[0, 1\].*'\.\.\.-v1'"):
+        gym.make(f"{NAMESPACE}/GraspRandom4D-v1", physics_version=bad)
 
 
 def test_v1_mass_is_exact_and_v0_objects_are_unchanged():

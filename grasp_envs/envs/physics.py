@@ -69,10 +69,11 @@ FROZEN_PHYSICS: dict[int, str] = {
 
 
 def physics_version(version: int) -> PhysicsVersion:
-    if version not in PHYSICS_VERSIONS:
+    try:
+        return PHYSICS_VERSIONS[version]
+    except (KeyError, TypeError):  # TypeError: not even hashable
         raise ValueError(f"unknown physics_version {version!r}; published versions: {sorted(PHYSICS_VERSIONS)} "
-                         f"(use the environment id '...-v{LATEST_PHYSICS}' for the current physics)")
-    return PHYSICS_VERSIONS[version]
+                         f"(use the environment id '...-v{LATEST_PHYSICS}' for the current physics)") from None
 
 
 def _constants(module) -> dict:
