@@ -232,17 +232,11 @@ class ClutterSimulator(GraspSimulator):
         hold = list(zip(self._objs_qadr[k:], self._objs_vadr[k:]))
         self.settle_steps, at_rest = settle_bodies(m, d, cfg, self._objs_qadr[:k], self._objs_vadr[:k],
                                                    [o.mass for o in self.objects[:k]], window=REST_WINDOW, hold=hold)
-        if not np.all(np.isfinite(d.qpos)):
-            raise SimulationError(f"{self.obj.name}: NaN while settling on the table")
-        if not at_rest:
-            raise SimulationError(f"{self.obj.name}: the pile did not come to rest within {cfg.settle_time} s")
+        self._check_settled(at_rest)
 
-    def _finish_settle(self) -> None:
-        d = self.data
-        d.qvel[:] = 0
-        d.qacc_warmstart[:] = 0
-        self._park_gripper(d)
-        mujoco.mj_forward(self.model, d)
+    _SETTLING = "the pile "
+
+    def _record_rest(self) -> None:
         #: Every object's rest pose (k, 7).
         self.object_qpos = self.objects_qpos()
         #: Each object's axis-aligned box (k, 2, 3); ``object_bounds`` is the pile's box.
@@ -253,8 +247,6 @@ class ClutterSimulator(GraspSimulator):
             raise SimulationError(f"{self.obj.name}: an object sank {-sunk * 1000:.1f} mm into the table")
         for a, q in zip(self._probe_objs_qadr, self.object_qpos):
             self.probe_data.qpos[a : a + 7] = q
-        self._rest_state = np.empty(self._nstate)
-        mujoco.mj_getState(self.model, d, self._rest_state, mujoco.mjtState.mjSTATE_FULLPHYSICS)
 
     def set_rest_pose(self, qpos: np.ndarray) -> None:
         """Put the objects exactly at ``qpos`` (k, 7), taken to be at rest: no settling."""

@@ -471,10 +471,7 @@ class GraspSimulator:
             self._images = (self._rest_state, images)
             return
         self.settle_steps, at_rest = settle_bodies(m, d, cfg, [self._obj_qadr], [self._obj_vadr], [self.obj.mass])
-        if not np.all(np.isfinite(d.qpos)):
-            raise SimulationError(f"{self.obj.name}: NaN while settling on the table")
-        if not at_rest:
-            raise SimulationError(f"{self.obj.name}: did not come to rest within {cfg.settle_time} s")
+        self._check_settled(at_rest)
         if key is not None:
             state = np.empty(mujoco.mj_stateSize(m, _INTEGRATION))
             mujoco.mj_getState(m, d, state, _INTEGRATION)
@@ -488,12 +485,31 @@ class GraspSimulator:
             return
         self._finish_settle()
 
+    #: What :meth:`_check_settled` says did not come to rest ("the pile " for a pile).
+    _SETTLING = ""
+
+    def _check_settled(self, at_rest: bool) -> None:
+        """The settling errors (one wording for an object and a pile): NaN, or not at rest in time."""
+        if not np.all(np.isfinite(self.data.qpos)):
+            raise SimulationError(f"{self.obj.name}: NaN while settling on the table")
+        if not at_rest:
+            raise SimulationError(f"{self.obj.name}: {self._SETTLING}did not come to rest within "
+                                  f"{self.config.settle_time} s")
+
     def _finish_settle(self) -> None:
+        """Stop the settled scene, park the gripper and keep its rest (:meth:`_record_rest`, the rest state)."""
         d = self.data
         d.qvel[:] = 0
         d.qacc_warmstart[:] = 0
         self._park_gripper(d)
         mujoco.mj_forward(self.model, d)
+        self._record_rest()
+        self._rest_state = np.empty(self._nstate)
+        mujoco.mj_getState(self.model, d, self._rest_state, mujoco.mjtState.mjSTATE_FULLPHYSICS)
+
+    def _record_rest(self) -> None:
+        """The object's rest pose and box from the settled data; its pose in the probe."""
+        d = self.data
         self.object_qpos = d.qpos[self._obj_qadr : self._obj_qadr + 7].copy()
         R = quat_to_mat(self.object_qpos[3:])
         verts = self.obj.vertices @ R.T + self.object_qpos[:3]
@@ -503,8 +519,6 @@ class GraspSimulator:
                 f"{self.obj.name}: object sank {-self.object_bounds[0, 2] * 1000:.1f} mm into the table"
             )
         self.probe_data.qpos[self._probe_obj_qadr : self._probe_obj_qadr + 7] = self.object_qpos
-        self._rest_state = np.empty(self._nstate)
-        mujoco.mj_getState(self.model, d, self._rest_state, mujoco.mjtState.mjSTATE_FULLPHYSICS)
 
     def set_rest_pose(self, qpos: np.ndarray) -> None:
         """Put the object exactly at ``qpos`` (pos, quat), taken to be at rest: no settling.
