@@ -11,14 +11,20 @@ from gymnasium import spaces
 
 from grasp_envs.envs.hand_camera import reproject_hand_depth
 from grasp_envs.envs.interface import HAND_CAMERA, AgentInterface, ReprojectedHandCamera
+from grasp_envs.envs.physics import physics_version
 from grasp_envs.envs.observations import (MODE_KEYS, OBS_MODES, SEG_BACKGROUND, SEG_OBJECT, SEG_TABLE,
                                           ObservationConfig, observation_rng)
 from grasp_envs.grid import GraspGrid, GraspPoses
 from real.calibration import Calibration, CalibrationError, load_calibration, mat_to_quat
 from real.camera import CameraError, RealSenseCamera, RealSenseConfig
-from real.perception import (SegmentationConfig, deproject, render_virtual_depth, render_virtual_labels,
-                             segment_object, to_table_frame)
+from real.perception import (MotionConfig, SegmentationConfig, deproject, estimate_object_motion,
+                             render_virtual_depth, render_virtual_labels, segment_object, to_table_frame)
 from real.robot import FetchConfig, FetchRobot
+
+#: The physics version whose episode-end rule the real env follows.  The robot has no physics
+#: version of its own; its multi-attempt episodes end as the simulated envs' of this version do
+#: (physics v1, current: a failure that uses the last of several attempts is ``truncated``).
+EPISODE_END_PHYSICS = 1
 
 
 class RealFetchGraspEnv(gym.Env):
@@ -69,12 +75,28 @@ class RealFetchGraspEnv(gym.Env):
     ## Rewards
     1 for a successful grasp, else 0 (computed from the physical outcome in ``info``).
 
+    ## Several attempts
+    With ``max_attempts=N`` the contract is the simulated envs' (docs/attempts.md): the object stays
+    where the arm left it and the next observation is a new capture that shows it there; a grasp
+    the safety check refused (or a dry run) moved nothing, so the observation stays as it was.
+    Each step's ``info`` has ``outcome``, ``rejection``, ``grasp_bins``, ``attempt``,
+    ``attempts_left`` (0 once the episode ended), ``object_bounds`` (the box the returned
+    observation shows), and ``object_moved`` / ``object_displacement``, which the robot cannot
+    measure: they are *estimated* from the two observations (the centroid shift of the object's
+    observed points and the overlap of its footprints, :func:`real.perception.estimate_object_motion`,
+    thresholds in ``motion``), with ``object_overlap`` beside them.  No new capture, no motion:
+    ``False`` and ``0.0`` after a refused grasp and on the step that ends the episode.
+
     ## Starting State
     ``reset()`` connects (first time), opens the gripper, moves the arm to its home pose out of
     the camera's view and takes the observation.  The operator places the object.
 
     ## Episode End
-    Terminated after a successful grasp or ``max_attempts`` attempts; never truncated.
+    Terminated after a successful grasp.  A grasp that does not succeed and uses the last attempt
+    is ``truncated`` when there were several (the attempt budget is a time limit) and
+    ``terminated`` with one: the rule of physics version :data:`EPISODE_END_PHYSICS`
+    (``truncate_out_of_attempts``, :mod:`grasp_envs.envs.physics`), exposed as
+    ``env.unwrapped.truncate_out_of_attempts``.
 
     ## Arguments
     * ``dims``: 4 or 6.
@@ -82,6 +104,7 @@ class RealFetchGraspEnv(gym.Env):
     * ``robot``: :class:`real.robot.FetchConfig` or dict (host, port, safety limits, dry_run, ...).
     * ``camera``: :class:`real.camera.RealSenseConfig` or dict.
     * ``segmentation``: :class:`real.perception.SegmentationConfig` or dict.
+    * ``motion``: :class:`real.perception.MotionConfig` or dict: when the estimate calls the object moved.
     * ``observation``: :class:`grasp_envs.envs.ObservationConfig` or dict, as in simulation
       (``hand_images`` must be ``"reprojected"``; a dict without it gets it).
     * ``max_attempts``: grasps per episode.
@@ -94,6 +117,9 @@ class RealFetchGraspEnv(gym.Env):
     ## Version History
     * v0: initial version; the sensor presets (``pointcloud``, ``rgbd``, derived
       ``segmentation``, ``all``) came later as options; the default observation is unchanged.
+      Multi-attempt episodes follow the simulated envs' contract (physics v1's episode end,
+      ``attempts_left``, the estimated ``object_moved`` / ``object_displacement``); before, running
+      out of several attempts was ``terminated``.  One-attempt episodes are unchanged.
     """
 
     metadata = {"render_modes": [], "render_fps": 1}
@@ -105,6 +131,7 @@ class RealFetchGraspEnv(gym.Env):
         robot: FetchConfig | dict | None = None,
         camera: RealSenseConfig | dict | None = None,
         segmentation: SegmentationConfig | dict | None = None,
+        motion: MotionConfig | dict | None = None,
         observation: ObservationConfig | dict | None = None,
         max_attempts: int = 1,
         confirm_success: Callable[[dict], bool] | None = None,
@@ -148,12 +175,14 @@ class RealFetchGraspEnv(gym.Env):
         if self.obs_config.noise != "none":
             raise ValueError("noise presets simulate a depth sensor; the real camera brings its own noise: use noise='none'")
         self.seg_config = segmentation if isinstance(segmentation, SegmentationConfig) else SegmentationConfig(**(segmentation or {}))
+        self.motion_config = motion if isinstance(motion, MotionConfig) else MotionConfig(**(motion or {}))
         self.robot_config = robot if isinstance(robot, FetchConfig) else FetchConfig(**(robot or {}))
         self.camera_config = camera if isinstance(camera, RealSenseConfig) else RealSenseConfig(**(camera or {}))
         if "rgb" in keys and depth_source is None and not self.camera_config.color:
             raise ValueError(f"observation mode {self.obs_config.mode!r} needs the D435's colour stream: "
                              "pass camera={'color': True}")
         self.max_attempts = int(max_attempts)
+        self.truncate_out_of_attempts = physics_version(EPISODE_END_PHYSICS).truncate_out_of_attempts
         self.confirm_success = confirm_success
         self.action_space = spaces.MultiDiscrete([self.grid.n_bins] * dims)
         self.observation_space = self.obs_config.space()
@@ -162,6 +191,7 @@ class RealFetchGraspEnv(gym.Env):
         self.render_mode = None
         self._bounds: np.ndarray | None = None
         self._points: np.ndarray | None = None
+        self._seg = None
         self._attempt = 0
 
     # ----------------------------------------------------------------- gymnasium API
@@ -218,10 +248,25 @@ class RealFetchGraspEnv(gym.Env):
             }
         )
         reward = 1.0 if success else 0.0
-        terminated = bool(success) or self._attempt >= self.max_attempts
-        # A finished episode takes no new picture (the arm may still be moving away); return a copy of the last.
-        obs = self._observation() if not terminated else {k: v.copy() for k, v in self._last_obs.items()}
-        return obs, reward, terminated, False, info
+        out_of_attempts = not success and self._attempt >= self.max_attempts
+        # One attempt: the grasp is the episode (terminated).  Several: the budget is a time limit.
+        truncated = out_of_attempts and self.max_attempts > 1 and self.truncate_out_of_attempts
+        terminated = bool(success) or (out_of_attempts and not truncated)
+        info.update({"attempts_left": 0 if terminated or truncated else self.max_attempts - self._attempt,
+                     "object_moved": False, "object_displacement": 0.0, "object_overlap": 1.0})
+        if terminated or truncated or ex.refused is not None or ex.dry_run:
+            # A finished episode takes no new picture (the arm may still be moving away); a refused grasp
+            # or a dry run moved nothing.  The observation is (a copy of) the last one.
+            return {k: v.copy() for k, v in self._last_obs.items()}, reward, terminated, truncated, info
+        # The arm went to the object: capture the scene it left and estimate, from the two observations
+        # alone, whether the object moved (the robot does not know its pose).
+        before = self._seg
+        obs = self._observation()
+        motion = estimate_object_motion(before, self._seg, self.seg_config, self.motion_config)
+        info.update(self._info_base())  # the box of the scene the returned observation shows
+        info.update({"object_moved": motion.moved, "object_displacement": motion.displacement,
+                     "object_overlap": motion.overlap})
+        return obs, reward, terminated, truncated, info
 
     def close(self):
         self.robot.close()
@@ -239,7 +284,7 @@ class RealFetchGraspEnv(gym.Env):
             )
         cloud = to_table_frame(deproject(frame.depth, frame.intrinsics), self.calibration)
         seg = segment_object(cloud, self.seg_config, self.np_random)
-        self._bounds, self._points = seg.bounds, seg.points
+        self._bounds, self._points, self._seg = seg.bounds, seg.points, seg
         obs = {"depth": self.depth_images(), "bbox": seg.bounds.astype(np.float32).ravel()}
         obs.update(self._sensor_observation(frame, seg))
         self._last_obs = obs

@@ -203,3 +203,124 @@ def test_the_real_env_reprojects_and_refuses_rendered_hand_images(rig):
     env.close()
     with pytest.raises(ValueError, match="hand_images='reprojected'"):
         gym.make("grasp_envs/RealFetchGrasp4D-v0", observation=ObservationConfig(), **rig.env_kwargs())
+
+
+# ----------------------------------------------------------------- several attempts (docs/attempts.md)
+HIGH = np.array([10, 10, 19, 0])  # the box's centre at the top bin: the fingers close above the 6 cm box
+
+
+def test_running_out_of_several_attempts_is_truncated_as_in_simulation(rig):
+    from grasp_envs.envs.physics import physics_version
+    from real.env import EPISODE_END_PHYSICS
+
+    env = gym.make("grasp_envs/RealFetchGrasp4D-v0", max_attempts=3, **rig.env_kwargs())
+    try:
+        assert env.unwrapped.truncate_out_of_attempts is physics_version(EPISODE_END_PHYSICS).truncate_out_of_attempts
+        obs, _ = env.reset(seed=0)
+        for attempt in (1, 2, 3):
+            after, reward, terminated, truncated, info = env.step(HIGH)
+            assert info["outcome"] == "failure" and reward == 0.0 and info["attempt"] == attempt
+            assert info["grasp_bins"].tolist() == HIGH.tolist()
+            assert not terminated and truncated == (attempt == 3)
+            assert info["attempts_left"] == (0 if attempt == 3 else 3 - attempt)
+            # The box stood still: a new capture (attempts 1, 2) sees it where it was; no capture after the last.
+            assert info["object_moved"] is False and info["object_displacement"] < 1e-3
+            np.testing.assert_allclose(after["bbox"], obs["bbox"], atol=3e-3)
+            np.testing.assert_allclose(info["object_bounds"].ravel(), after["bbox"], atol=1e-6)
+            if attempt == 3:
+                assert all(np.array_equal(after[k], obs[k]) for k in obs) and info["object_displacement"] == 0.0
+            obs = after
+        with pytest.raises(gym.error.ResetNeeded):
+            env.step(HIGH)
+    finally:
+        env.close()
+
+
+def test_one_attempt_still_ends_terminated(rig):
+    env = gym.make("grasp_envs/RealFetchGrasp4D-v0", **rig.env_kwargs())
+    try:
+        env.reset(seed=0)
+        _, _, terminated, truncated, info = env.step(HIGH)
+        assert info["outcome"] == "failure" and terminated and not truncated and info["attempts_left"] == 0
+    finally:
+        env.close()
+
+
+def test_a_refused_grasp_leaves_the_observation_as_it_was(rig):
+    env = gym.make("grasp_envs/RealFetchGrasp4D-v0", max_attempts=2, **rig.env_kwargs())
+    try:
+        obs, _ = env.reset(seed=0)
+        after, _, terminated, truncated, info = env.step(np.array([10, 10, 0, 0]))  # the fingertips below the table
+        assert info["outcome"] == "rejected" and info["rejection"] == "penetrates_table"
+        assert not (terminated or truncated) and info["attempts_left"] == 1
+        assert info["object_moved"] is False and info["object_displacement"] == 0.0
+        assert all(np.array_equal(after[k], obs[k]) for k in obs)
+        assert rig.fetch.tcp is None  # the arm never left home
+    finally:
+        env.close()
+
+
+@pytest.mark.parametrize("name, move, moved", [
+    ("slid 3 cm", lambda b: setattr(b, "center", b.center + [0.03, 0.0, 0.0]), True),
+    ("turned 30 degrees in place", lambda b: setattr(b, "yaw", b.yaw + np.radians(30)), True),
+    ("left as it was", lambda b: None, False),
+])
+def test_object_motion_is_estimated_from_the_new_capture(rig, name, move, moved):
+    """The grasp fails and the world moves the box (the operator saw it drop elsewhere): the env
+    sees that only through the software D435's next frame."""
+    box = rig.scene.boxes[0]
+
+    def dropped(info):
+        with rig.scene.lock:
+            move(box)
+        return False
+
+    env = gym.make("grasp_envs/RealFetchGrasp4D-v0", max_attempts=2, confirm_success=dropped, **rig.env_kwargs())
+    try:
+        obs, _ = env.reset(seed=0)
+        start = box.center.copy()
+        after, _, terminated, truncated, info = env.step(np.array([10, 10, 8, 0]))
+        assert info["outcome"] == "failure" and not (terminated or truncated) and info["attempts_left"] == 1
+        assert info["object_moved"] is moved, name
+        shift = np.linalg.norm(box.center - start)
+        assert abs(info["object_displacement"] - shift) < 2e-3
+        if moved:
+            assert info["object_overlap"] < 0.9
+        # The info's box is the one the returned observation shows, and the grid is relative to it.
+        np.testing.assert_allclose(info["object_bounds"].ravel(), after["bbox"], atol=1e-6)
+        truth = box.bounds.copy()
+        truth[0, 2] = 0.0
+        np.testing.assert_allclose(after["bbox"].reshape(2, 3), truth, atol=0.01)
+    finally:
+        env.close()
+
+
+@pytest.mark.parametrize("agent_name", ["planner-memory", "full-memory"])
+def test_failure_aware_agents_retry_elsewhere_on_the_real_env(rig, agent_name):
+    """FailureAwarePlanner / FailureAwareFull read the real env's outcome and grasp_bins through
+    observe() and do not choose a failed grasp or its neighbours again."""
+    pytest.importorskip("torch")
+    pytest.importorskip("agents.full")
+    from agents.checkpoint import CheckpointError
+
+    env = gym.make("grasp_envs/RealFetchGrasp4D-v0", max_attempts=2, confirm_success=lambda info: False,
+                   **rig.env_kwargs())
+    try:
+        opts = {"beam_width": 5} if agent_name == "planner-memory" else {"k": 5, "beam_width": 5, "prune_beam": 16}
+        try:
+            agent = load_agent(agent_name, env, opts)
+        except CheckpointError:
+            pytest.skip("no shipped checkpoints")
+        grid = env.unwrapped.grid
+        obs, _ = env.reset(seed=0)
+        agent.reset(seed=0)
+        actions = []
+        for attempt in (1, 2):
+            actions.append(agent.act(obs))
+            obs, _, terminated, truncated, info = env.step(actions[-1])
+            agent.observe(info)
+            assert info["attempt"] == attempt and info["outcome"] in ("failure", "rejected")
+        assert truncated and not terminated and len(agent.memory) == 2
+        assert grid.bin_distance(actions[1][None], actions[0][None])[0, 0] > agent.memory.radius
+    finally:
+        env.close()

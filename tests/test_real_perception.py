@@ -6,9 +6,11 @@ import pytest
 from grasp_envs.envs.observations import ObservationConfig
 from real.calibration import Calibration, Intrinsics
 from real.perception import (
+    MotionConfig,
     SegmentationConfig,
     SegmentationError,
     deproject,
+    estimate_object_motion,
     render_virtual_depth,
     segment_object,
     to_table_frame,
@@ -86,3 +88,26 @@ def test_segmentation_config_validation():
         SegmentationConfig(roi_min=(0.1, 0.0), roi_max=(0.0, 0.1))
     with pytest.raises(ValueError, match="intrinsics are for"):
         deproject(np.zeros((10, 10)), D435_848)
+
+
+@pytest.mark.parametrize("change, moved", [
+    ({}, False),  # the same box seen again through new noise
+    ({"center": [0.03, 0.0, 0.03]}, True),  # slid 2 cm
+    ({"yaw": 0.3 + np.radians(20)}, True),  # turned in place: the centroid stays, the footprint does not
+    ({"center": [0.01, 0.0, 0.025], "size": [0.05, 0.06, 0.05]}, True),  # toppled onto its side
+])
+def test_object_motion_is_estimated_from_two_observed_clouds(change, moved):
+    cfg, rng = SegmentationConfig(), np.random.default_rng(0)
+    before = {"center": [0.01, 0.0, 0.03], "size": [0.05, 0.06, 0.06], "yaw": 0.3}
+    a = segment_object(_cloud(TableScene([Box(**before)]), noise=0.001, seed=1), cfg, rng)
+    b = segment_object(_cloud(TableScene([Box(**{**before, **change})]), noise=0.001, seed=2), cfg, rng)
+    est = estimate_object_motion(a, b, cfg, MotionConfig())
+    assert est.moved is moved
+    if not moved:
+        assert est.displacement < 1e-3 and est.overlap > 0.95
+    if "center" in change and "size" not in change:
+        assert abs(est.displacement - 0.02) < 2e-3  # the centroid of the seen points moves with the box
+    with pytest.raises(ValueError, match="min_overlap"):
+        MotionConfig(min_overlap=0.0)
+    with pytest.raises(ValueError, match="moved_distance"):
+        MotionConfig(moved_distance=-1.0)
