@@ -392,15 +392,17 @@ class GraspEnv(gym.Env):
         if self.simulator is None:
             raise gym.error.ResetNeeded("call reset() before evaluate_grasps()")
         poses = self.decode(actions)
-        if engine == "mujoco":
-            return self.simulator.attempt(poses)
-        if engine != "warp":
+        if engine not in ("mujoco", "warp"):
             raise ValueError(f"engine must be 'mujoco' or 'warp', got {engine!r}")
-        from grasp_envs.sim.warp_backend import WarpGraspBackend
+        backend = None  # the simulator's C engine
+        if engine == "warp":
+            from grasp_envs.sim.warp_backend import WarpGraspBackend
 
-        key = (id(self.simulator), device)
-        cached = self.__dict__.get("_warp_backend")
-        if cached is None or cached[0] != key:  # one backend per scene and device
-            cached = (key, WarpGraspBackend(self.simulator, device=device))
-            self._warp_backend = cached
-        return cached[1].attempt(poses)
+            key = (id(self.simulator), device)
+            cached = self.__dict__.get("_warp_backend")
+            if cached is None or cached[0] != key:  # one backend per scene and device
+                cached = (key, WarpGraspBackend(self.simulator, device=device))
+                self._warp_backend = cached
+            backend = cached[1]
+        # One entry point: the simulator rejects and judges; the backend only steps.
+        return self.simulator.attempt(poses, backend=backend)

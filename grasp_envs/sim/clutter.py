@@ -31,7 +31,7 @@ from grasp_envs.objects import GraspObject
 from grasp_envs.sim import gripper as G
 from grasp_envs.sim.scene import (PhysicsOptions, add_gripper_sensors_and_view, add_object, add_object_sensors,
                                   add_probe_gripper, add_table, compile_spec, physics_spec)
-from grasp_envs.sim.simulator import (GraspOutcome, GraspSimulator, Rejection, SimConfig, SimulationError, mat_to_quat,
+from grasp_envs.sim.simulator import (GraspEnds, GraspOutcome, GraspSimulator, SimConfig, SimulationError, mat_to_quat,
                                       quat_to_mat, settle_bodies)
 
 #: Vertical gap (m) between a dropped object's bottom and what lies under its footprint.
@@ -264,42 +264,33 @@ class ClutterSimulator(GraspSimulator):
         self._finish_settle()
 
     # ------------------------------------------------------------------ physics
-    def simulate(self, poses: GraspPoses) -> ClutterOutcome:
-        """Execute grasps in physics regardless of rejection (use :meth:`attempt` normally)."""
-        n, k = len(poses), len(self.objects)
-        if n == 0:
-            return ClutterOutcome(np.zeros(0, np.int8), np.zeros(0, bool), np.zeros(0), np.zeros((0, k, 7)),
-                                  np.zeros(0, np.int64))
-        final, sensordata = self._run(poses)
-        cfg = self.config
-        qpos = final[:, 1:]  # FULLPHYSICS state starts with time, then qpos
+    def judge(self, ends: GraspEnds) -> ClutterOutcome:
+        """The pile's success rule: some object is held (the single object's rule, per object);
+        the lifted object is the highest held one."""
+        n, cfg = len(ends.finite), self.config
+        qpos, sensordata, finite = ends.qpos, ends.sensordata, ends.finite
         obj_qpos = np.stack([qpos[:, a : a + 7] for a in self._objs_qadr], axis=1)
         z = sensordata[:, self._sensor_objs + 2]
         vel = np.stack([sensordata[:, a : a + 3] for a in self._sensor_vels], axis=1)
         speed = np.linalg.norm(vel, axis=2)
-        finite = np.all(np.isfinite(final), axis=1)
         lifts = np.where(finite[:, None], z - self.object_qpos[None, :, 2], 0.0)
         held = (lifts >= cfg.success_height) & (lifts <= cfg.lift_height + 0.05) & (speed < cfg.held_speed)
         held &= finite[:, None]
         success = held.any(axis=1)
         lifted = np.where(success, np.argmax(np.where(held, lifts, -np.inf), axis=1), -1)
         lift = np.where(success, lifts[np.arange(n), np.maximum(lifted, 0)], lifts.max(axis=1))
-        self.unstable_count = int((~finite).sum())
         rest = np.broadcast_to(self.object_qpos, obj_qpos.shape)
         return ClutterOutcome(np.zeros(n, np.int8), success, lift, np.where(finite[:, None, None], obj_qpos, rest),
                               lifted.astype(np.int64))
 
-    def attempt(self, poses: GraspPoses) -> ClutterOutcome:
-        """Reject what can be rejected (any object, the table), simulate the rest."""
-        rej = self.reject(poses)
-        n, k = len(poses), len(self.objects)
-        success = np.zeros(n, bool)
-        lift = np.zeros(n)
-        lifted = np.full(n, -1, np.int64)
-        final = np.repeat(self.object_qpos[None], n, axis=0)
-        live = np.flatnonzero(rej == Rejection.NONE)
-        if len(live):
-            res = self.simulate(poses[live])
-            success[live], lift[live], final[live], lifted[live] = res.success, res.lift, res.final_object_qpos, res.lifted_object
-        self.last_outcome = ClutterOutcome(rej, success, lift, final, lifted)
+    def _at_rest(self, rejection: np.ndarray) -> ClutterOutcome:
+        n = len(rejection)
+        return ClutterOutcome(rejection, np.zeros(n, bool), np.zeros(n), np.repeat(self.object_qpos[None], n, axis=0),
+                              np.full(n, -1, np.int64))
+
+    def attempt(self, poses: GraspPoses, *, backend=None, rejection: np.ndarray | None = None) -> ClutterOutcome:
+        """Reject what can be rejected (any object, the table), simulate the rest (kept as ``last_outcome``)."""
+        if backend is not None:
+            raise ValueError("a pile runs on the C engine only (backend=None)")
+        self.last_outcome = super().attempt(poses, rejection=rejection)
         return self.last_outcome

@@ -24,7 +24,7 @@ import enum
 import hashlib
 import threading
 import weakref
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 
 import mujoco
 import numpy as np
@@ -200,6 +200,56 @@ class GraspOutcome:
     @property
     def reasons(self) -> list[str | None]:
         return [Rejection(int(r)).reason for r in self.rejection]
+
+
+@dataclass(frozen=True)
+class GraspEnds:
+    """Where an engine's stepping left a batch of grasps on one object (arrays of length n):
+    what :meth:`GraspSimulator.judge` needs to decide success.
+
+    Attributes:
+        qpos: Final ``qpos`` of each grasp's world, (n, nq).
+        sensordata: Final sensor readings, (n, nsensordata).
+        finite: The world's state stayed finite (no blow-up).
+        stopped: Grasps an early-stop rule decided failed (``SimConfig.staged``), or ``None``.
+    """
+
+    qpos: np.ndarray
+    sensordata: np.ndarray
+    finite: np.ndarray
+    stopped: np.ndarray | None = None
+
+
+def attempt_many(sims, poses, *, backend=None, rejections=None) -> list[GraspOutcome]:
+    """:meth:`GraspSimulator.attempt` of ``poses[b]`` on ``sims[b]``, every simulator's survivors
+    stepped together by ``backend`` (``None``: each simulator's own C engine).
+
+    The one place the phases meet: rejection (each simulator's :meth:`~GraspSimulator.reject`,
+    or ``rejections`` where already known), stepping of the grasps that were not rejected, the
+    success rule (:meth:`~GraspSimulator.judge`), and rejected grasps left at rest.
+    """
+    if len(poses) != len(sims):
+        raise ValueError(f"attempt_many takes one GraspPoses per object: {len(sims)}, got {len(poses)}")
+    if rejections is None:
+        rejections = [None] * len(sims)
+    rejections = [sim.reject(p) if r is None else np.asarray(r) for sim, p, r in zip(sims, poses, rejections)]
+    live = [np.flatnonzero(r == Rejection.NONE) for r in rejections]
+    todo = [b for b, i in enumerate(live) if len(i)]
+    if backend is None:
+        ends = [sims[b].step_grasps(poses[b][live[b]]) for b in todo]
+    else:  # called with nothing to step too, so its statistics speak of this call
+        ends = backend.step_many([sims[b] for b in todo], [poses[b][live[b]] for b in todo])
+    stepped = dict(zip(todo, ends))
+    out = []
+    for b, (sim, rej) in enumerate(zip(sims, rejections)):
+        res = sim._at_rest(rej)
+        if b in stepped:
+            judged, i = sim.judge(stepped[b]), live[b]
+            for f in fields(res):
+                if f.name != "rejection":
+                    getattr(res, f.name)[i] = getattr(judged, f.name)
+        out.append(res)
+    return out
 
 
 def mat_to_quat(R: np.ndarray) -> np.ndarray:
@@ -692,42 +742,57 @@ class GraspSimulator:
         self._stopped = failed
         return final, sens
 
-    def simulate(self, poses: GraspPoses) -> GraspOutcome:
-        """Execute grasps in physics regardless of rejection (use :meth:`attempt` normally)."""
-        n = len(poses)
-        if n == 0:
-            return GraspOutcome(np.zeros(0, np.int8), np.zeros(0, bool), np.zeros(0), np.zeros((0, 7)))
+    def step_grasps(self, poses: GraspPoses) -> GraspEnds:
+        """The C engine's stepping of grasps from the rest state (the default ``backend``):
+        one batched rollout, or step by step where grasps can be decided early (``staged``)."""
         if self.config.staged:
             final, sensordata = self._run_staged(poses)
         else:
             final, sensordata = self._run(poses)
         qpos_off = 1  # FULLPHYSICS state starts with time, then qpos
-        obj_qpos = final[:, qpos_off + self._obj_qadr : qpos_off + self._obj_qadr + 7]
-        cfg = self.config
-        z = sensordata[:, self._sensor_obj + 2]
-        speed = np.linalg.norm(sensordata[:, self._sensor_vel : self._sensor_vel + 3], axis=1)
         finite = np.all(np.isfinite(final), axis=1)
+        self.unstable_count = int((~finite).sum())
+        return GraspEnds(final[:, qpos_off : qpos_off + self.model.nq], sensordata, finite,
+                         self._stopped if self.config.staged else None)
+
+    def judge(self, ends: GraspEnds) -> GraspOutcome:
+        """The success rule (every engine's): held means risen with the gripper, not above it,
+        and still at the end of the hold; a grasp that blew up or was stopped failed."""
+        cfg = self.config
+        obj_qpos = ends.qpos[:, self._obj_qadr : self._obj_qadr + 7]
+        z = ends.sensordata[:, self._sensor_obj + 2]
+        speed = np.linalg.norm(ends.sensordata[:, self._sensor_vel : self._sensor_vel + 3], axis=1)
+        finite = ends.finite
         lift = np.where(finite, z - self.object_qpos[2], 0.0)
-        # Held: risen with the gripper, not above it, and still (the gripper is holding still).
         held = (lift >= cfg.success_height) & (lift <= cfg.lift_height + 0.05) & (speed < cfg.held_speed)
         success = finite & held
-        if self.config.staged:
-            success &= ~self._stopped
-        self.unstable_count = int((~finite).sum())
-        return GraspOutcome(np.zeros(n, np.int8), success, lift, np.where(finite[:, None], obj_qpos, self.object_qpos))
+        if ends.stopped is not None:
+            success &= ~ends.stopped
+        return GraspOutcome(np.zeros(len(success), np.int8), success, lift,
+                            np.where(finite[:, None], obj_qpos, self.object_qpos))
 
-    def attempt(self, poses: GraspPoses) -> GraspOutcome:
-        """Reject what can be rejected, simulate the rest; outcomes for every grasp."""
-        rej = self.reject(poses)
-        n = len(poses)
-        success = np.zeros(n, bool)
-        lift = np.zeros(n)
-        final = np.tile(self.object_qpos, (n, 1))
-        live = np.flatnonzero(rej == Rejection.NONE)
-        if len(live):
-            res = self.simulate(poses[live])
-            success[live], lift[live], final[live] = res.success, res.lift, res.final_object_qpos
-        return GraspOutcome(rej, success, lift, final)
+    def _at_rest(self, rejection: np.ndarray) -> GraspOutcome:
+        """Outcomes of grasps that were not simulated: failed, the object left at rest."""
+        n = len(rejection)
+        return GraspOutcome(rejection, np.zeros(n, bool), np.zeros(n), np.tile(self.object_qpos, (n, 1)))
+
+    def simulate(self, poses: GraspPoses, *, backend=None) -> GraspOutcome:
+        """Execute grasps in physics regardless of rejection (use :meth:`attempt` normally)."""
+        return attempt_many([self], [poses], backend=backend, rejections=[np.zeros(len(poses), np.int8)])[0]
+
+    def attempt(self, poses: GraspPoses, *, backend=None, rejection: np.ndarray | None = None) -> GraspOutcome:
+        """Reject what can be rejected, simulate the rest; outcomes for every grasp.
+
+        Args:
+            poses: The grasps.
+            backend: What steps the surviving grasps: ``None`` for this simulator's C engine
+                (:meth:`step_grasps`), or an engine with ``step_many(sims, poses) -> [GraspEnds]``
+                (:class:`~grasp_envs.sim.warp_backend.WarpGraspBackend`).  The phases'
+                controls, the rejection and the success rule (:meth:`judge`) are this simulator's.
+            rejection: The :meth:`reject` codes where already known.
+        """
+        return attempt_many([self], [poses], backend=backend,
+                            rejections=None if rejection is None else [rejection])[0]
 
     # ------------------------------------------------------------------ depth
     def _cast(self, camera: CameraModel, position: np.ndarray, rotation: np.ndarray, dirs_cam: np.ndarray,

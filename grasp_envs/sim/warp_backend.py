@@ -15,7 +15,9 @@ grasps on a Warp device (a CUDA GPU, or Warp's CPU device for tests) with ``mujo
 * the **same control sequence**: the simulator's finger force and mocap trajectory, stored on the
   device as one profile over time shared by all grasps plus one offset per grasp (it is checked
   against the simulator's own control array on every batch);
-* the **same success rule**, judged on the object's pose and velocity sensors after the last step.
+* the **same rejection and success rule**: the backend only steps (``step_many``, the hook of
+  ``GraspSimulator.attempt(poses, backend=...)``); the simulator rejects, and judges the object's
+  pose and velocity sensors after the last step (``GraspSimulator.judge``).
 
 What differs is arithmetic: MuJoCo Warp computes in float32 and its convex collision and solver
 kernels are its own, so marginal grasps can end differently;
@@ -38,7 +40,8 @@ import numpy as np
 from grasp_envs.grid import GraspPoses
 from grasp_envs.objects import GraspObject
 from grasp_envs.sim.scene import build_physics_model
-from grasp_envs.sim.simulator import GraspOutcome, GraspSimulator, SimulationError, mat_to_quat
+from grasp_envs.sim.simulator import (GraspEnds, GraspOutcome, GraspSimulator, SimulationError, attempt_many,
+                                      mat_to_quat)
 
 INSTALL_HINT = "pip install 'grasp-envs[warp]'"
 
@@ -351,20 +354,48 @@ class WarpGraspBackend:
 
     def simulate(self, poses: GraspPoses) -> GraspOutcome:
         """Execute grasps on the (first) object regardless of rejection, like ``GraspSimulator.simulate``."""
-        return self.simulate_many([poses] + [poses[:0]] * (len(self.sims) - 1))[0]
+        return self.sim.simulate(poses, backend=self)
 
     def simulate_many(self, poses: Sequence[GraspPoses]) -> list[GraspOutcome]:
         """Execute ``poses[b]`` on object ``b`` for every object, all in the same device batches."""
+        self._check_per_object(poses, "simulate_many")
+        return attempt_many(self.sims, poses, backend=self, rejections=[np.zeros(len(p), np.int8) for p in poses])
+
+    def attempt(self, poses: GraspPoses) -> GraspOutcome:
+        """``GraspSimulator.attempt`` with the physics on the device: the simulator's rejection
+        (CPU) first, then the surviving grasps as parallel worlds (first object)."""
+        return self.sim.attempt(poses, backend=self)
+
+    def attempt_many(self, poses: Sequence[GraspPoses], rejections: Sequence[np.ndarray] | None = None
+                     ) -> list[GraspOutcome]:
+        """:meth:`attempt` for ``poses[b]`` on object ``b``, every object's survivors in the same
+        batches; ``rejections`` are the simulators' own ``reject`` codes where already known."""
+        self._check_per_object(poses, "attempt_many")
+        return attempt_many(self.sims, poses, backend=self, rejections=rejections)
+
+    def _check_per_object(self, poses: Sequence[GraspPoses], name: str) -> None:
+        if len(poses) != len(self.sims):
+            raise ValueError(f"{name} takes one GraspPoses per object: {len(self.sims)}, got {len(poses)}")
+
+    def step_many(self, sims: Sequence[GraspSimulator], poses: Sequence[GraspPoses]) -> list[GraspEnds]:
+        """The stepping hook of ``GraspSimulator.attempt(..., backend=self)``: ``poses[b]`` on
+        ``sims[b]`` (each one of this backend's objects), all in the same device batches.
+
+        The phases are the simulator's own control sequence; rejection and the success rule
+        stay with the simulator (``GraspSimulator.judge``).
+        """
         wp = self._wp
         t0 = time.perf_counter()
-        if len(poses) != len(self.sims):
-            raise ValueError(f"simulate_many takes one GraspPoses per object: {len(self.sims)}, got {len(poses)}")
-        cfg = self.sim.config
+        index = {id(s): b for b, s in enumerate(self.sims)}
+        unknown = [s.obj.name for s in sims if id(s) not in index]
+        if unknown:
+            raise ValueError(f"{', '.join(unknown)}: not an object of this Warp backend; make one with "
+                             "WarpGraspBackend(sims) that holds it")
         counts = [len(p) for p in poses]
         n = sum(counts)
-        obj = np.repeat(np.arange(len(self.sims)), counts)
+        obj = np.repeat(np.array([index[id(s)] for s in sims], dtype=int), counts)
         states, offsets, profile = [], [], None
-        for sim, p in zip(self.sims, poses):
+        for sim, p in zip(sims, poses):
             if len(p) == 0:
                 continue
             quat = mat_to_quat(p.rotation)
@@ -404,44 +435,11 @@ class WarpGraspBackend:
                         per_world = np.bincount(self.data.contact.worldid.numpy()[:nacon], minlength=W)[:k]
                         max_contacts = max(max_contacts, int(per_world.max()))
                     batches += 1
-        sim = self.sim  # qpos and sensor layouts are the same for every object (checked when built)
-        a = sim._obj_qadr
-        obj_qpos = final_qpos[:, a : a + 7]
-        rest = np.array([s.object_qpos for s in self.sims])[obj].reshape(n, 7)
-        z = sensors[:, sim._sensor_obj + 2]
-        speed = np.linalg.norm(sensors[:, sim._sensor_vel : sim._sensor_vel + 3], axis=1)
         finite = np.all(np.isfinite(final_qpos), axis=1) & np.all(np.isfinite(final_qvel), axis=1)
-        # The C engine's success rule (GraspSimulator.simulate): risen with the gripper, not
-        # above it, and still at the end of the hold.
-        lift = np.where(finite, z - rest[:, 2], 0.0)
-        held = (lift >= cfg.success_height) & (lift <= cfg.lift_height + 0.05) & (speed < cfg.held_speed)
-        success = finite & held
-        final = np.where(finite[:, None], obj_qpos, rest)
         self.last_stats = WarpStats(n, batches, time.perf_counter() - t0, max_contacts, int((~finite).sum()))
         out, lo = [], 0
         for c in counts:
             s = slice(lo, lo + c)
-            out.append(GraspOutcome(np.zeros(c, np.int8), success[s], lift[s], final[s]))
+            out.append(GraspEnds(final_qpos[s], sensors[s], finite[s]))
             lo += c
-        return out
-
-    def attempt(self, poses: GraspPoses) -> GraspOutcome:
-        """``GraspSimulator.attempt`` with the physics on the device: the simulator's rejection
-        (CPU) first, then the surviving grasps as parallel worlds (first object)."""
-        return self.attempt_many([poses] + [poses[:0]] * (len(self.sims) - 1))[0]
-
-    def attempt_many(self, poses: Sequence[GraspPoses], rejections: Sequence[np.ndarray] | None = None
-                     ) -> list[GraspOutcome]:
-        """:meth:`attempt` for ``poses[b]`` on object ``b``, every object's survivors in the same
-        batches; ``rejections`` are the simulators' own ``reject`` codes where already known."""
-        if rejections is None:
-            rejections = [sim.reject(p) for sim, p in zip(self.sims, poses)]
-        live = [np.flatnonzero(r == 0) for r in rejections]
-        results = self.simulate_many([p[i] for p, i in zip(poses, live)])
-        out = []
-        for sim, p, rej, i, res in zip(self.sims, poses, rejections, live, results):
-            n = len(p)
-            success, lift, final = np.zeros(n, bool), np.zeros(n), np.tile(sim.object_qpos, (n, 1))
-            success[i], lift[i], final[i] = res.success, res.lift, res.final_object_qpos
-            out.append(GraspOutcome(rej, success, lift, final))
         return out
