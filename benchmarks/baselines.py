@@ -16,7 +16,7 @@ import argparse
 
 import grasp_envs  # noqa: F401  (registers the ids)
 from agents.evaluation import evaluate_agents
-from benchmarks.stats import REJECTION_HEADER, rejection_cell
+from benchmarks.stats import REJECTION_HEADER, rejection_cell, success_cells
 from grasp_envs.cli import make_command, missing_dependency_message, positive_int
 
 #: Tobin et al. 2017, Fig. 6, random objects (train, test).
@@ -36,8 +36,7 @@ def format_table(rows: list[dict], split: str) -> str:
     for r in rows:
         rej = r["rejections"]
         lines.append(
-            f"| {r['env_id'].split('/')[-1]} | {r['agent']} | {r['success']:.3f} ({r['successes']}/{r['episodes']}) | "
-            f"[{r['ci95'][0]:.3f}, {r['ci95'][1]:.3f}] | {_paper(r, col)} | "
+            f"| {r['env_id'].split('/')[-1]} | {r['agent']} | {success_cells(r)} | {_paper(r, col)} | "
             f"{rejection_cell(rej)} |"
         )
     return "\n".join(lines)

@@ -34,7 +34,7 @@ import numpy as np
 
 import grasp_envs  # noqa: F401  (registers the ids)
 from agents.evaluation import evaluate_agents
-from benchmarks.stats import REJECTION_HEADER, rejection_cell
+from benchmarks.stats import REJECTION_HEADER, rejection_cell, success_cells
 from grasp_envs.cli import missing_dependency_message, positive_int
 from grasp_envs.stats import cluster_counts, clustered_wilson_interval, wilson_interval
 
@@ -105,7 +105,7 @@ def format_table(rows: list[dict], kuka: tuple[int, int] | None, split: str) -> 
         lines.append(
             f"| {r['env_id'].split('/')[-1]} ({split}, {r['n_objects']} {_OBJECT_WORD[r.get('objects', 'random')]}objects) "
             f"| {r['agent']} | fovy {r['fovy']:.0f} | "
-            f"{r['success']:.3f} ({r['successes']}/{r['episodes']}) | [{r['ci95'][0]:.3f}, {r['ci95'][1]:.3f}] | "
+            f"{success_cells(r)} | "
             f"{rejection_cell(rej)} |")
     if kuka is not None:
         k, n = kuka

@@ -14,4 +14,9 @@ def rejection_cell(counts) -> str:
     return " / ".join(str(counts.get(r, 0)) for r in REJECTION_REASONS)
 
 
-__all__ = ["REJECTION_HEADER", "REJECTION_REASONS", "rejection_cell", "Z95", "cluster_counts", "clustered_wilson_interval", "effective_sample_size", "median", "wilson_interval"]
+def success_cells(row: dict) -> str:
+    """``"rate (k/n) | [lo, hi]"``: a result row's success rate and its 95% interval, two table cells."""
+    return f"{row['success']:.3f} ({row['successes']}/{row['episodes']}) | [{row['ci95'][0]:.3f}, {row['ci95'][1]:.3f}]"
+
+
+__all__ = ["REJECTION_HEADER", "REJECTION_REASONS", "rejection_cell", "success_cells", "Z95", "cluster_counts", "clustered_wilson_interval", "effective_sample_size", "median", "wilson_interval"]
