@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from agents.checkpoint import load_checkpoint, shipped
+from grasp_envs.grid import GraspGrid
 
 
 def neighbour_bins(grasps: np.ndarray, n_bins: int, radius: int = 1, wrap_last: bool = True) -> np.ndarray:
@@ -77,6 +78,7 @@ class PlannerProposals:
         self.planner = load_checkpoint(checkpoint or shipped(f"planner_{dims}d"), kind="planner")
         self.top_k, self.neighbours_of, self.radius = int(top_k), int(neighbours_of), int(radius)
         self.spread, self.spread_beam = (None if spread is None else int(spread)), int(spread_beam)
+        self.grid = GraspGrid(dims=self.planner.config.dims, n_bins=self.planner.config.n_bins)
 
     def __call__(self, observation: dict, rng: np.random.Generator | None = None) -> np.ndarray:
         from agents.full import _obs_tensors
@@ -86,12 +88,9 @@ class PlannerProposals:
             beam, _ = self.planner.beam_search(depth, bbox, beam_width=self.top_k, top_k=self.top_k)
             beam = beam[0].numpy()
         else:
-            from grasp_envs.grid import GraspGrid
-
             wide, _ = self.planner.beam_search(depth, bbox, beam_width=self.spread_beam, top_k=self.spread_beam)
             wide = wide[0].numpy()
-            grid = GraspGrid(dims=self.planner.config.dims, n_bins=self.planner.config.n_bins)
-            beam = wide[grid.spread(wide, self.top_k, self.spread)]
+            beam = wide[self.grid.spread(wide, self.top_k, self.spread)]
         near = neighbour_bins(beam[: self.neighbours_of], self.planner.config.n_bins, self.radius)
         if len(near):
             seen = {tuple(r) for r in beam.tolist()}

@@ -37,11 +37,11 @@ AGENTS = {"random": ("random", {"seed": 0}), "centroid": ("centroid", {"seed": 0
 
 def figure(task: BenchmarkTask, path: str, scene_index: int = 0) -> Path:
     """One scene of ``task`` in every sensor preset: depth, point cloud (grid frame), RGB, segmentation."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from matplotlib.colors import ListedColormap
+
+    from benchmarks.figures import pyplot, save_figure
+
+    plt = pyplot()
 
     from grasp_envs.envs.observations import SEG_OBJECT
 
@@ -77,11 +77,7 @@ def figure(task: BenchmarkTask, path: str, scene_index: int = 0) -> Path:
             a.set_yticks([])
     fig.suptitle(f"{task.name} scene {scene_index}, observation mode 'all' (96 x 96)", fontsize=10)
     fig.tight_layout()
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=80)
-    plt.close(fig)
-    return out
+    return save_figure(fig, path, dpi=80)
 
 
 def _same(a: dict, b: dict) -> bool:

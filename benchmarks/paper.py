@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.evaluate import evaluate, summarize, write_results
+from benchmarks.figures import pyplot, save_figure
 from benchmarks.leaderboard import SubmissionError, load_json, validate
 from benchmarks.tasks import TASKS, TaskUnavailableError, get_task
 from grasp_envs.cli import make_command, positive_int
@@ -184,15 +185,14 @@ def write_fig8(data: dict, out: Path) -> list[Path]:
              f"{len(data['records'])} scenes)", "", "| n | " + " | ".join(str(n) for n in range(1, len(curve) + 1)) + " |",
              "|---" * (len(curve) + 1) + "|", "| fraction | " + " | ".join(f"{v:.2f}" for v in curve) + " |"]
     Path(f"{stem}.md").write_text("\n".join(lines) + "\n")
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(5, 3.5))
     ax.plot(range(1, len(curve) + 1), curve, marker="o")
     ax.set(xlabel="number of grasps attempted (top-n of the beam)", ylabel="fraction of scenes with a success",
            ylim=(0, 1), title=f"Fig. 8: {data['task']}")
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(f"{stem}.png", dpi=120)
-    plt.close(fig)
+    save_figure(fig, f"{stem}.png", dpi=120)
     return [Path(f"{stem}.{ext}") for ext in ("json", "md", "png")]
 
 
@@ -219,7 +219,7 @@ def write_fig9(results: list[dict], out: Path) -> list[Path]:
     (out / "fig9.md").write_text("\n".join(lines) + "\n")
     written = [out / "fig9.md"]
     if points:
-        plt = _pyplot()
+        plt = pyplot()
         fig, ax = plt.subplots(figsize=(5, 3.5))
         for (train_set, task), pts in points.items():
             x = [n for n, _ in pts]
@@ -230,21 +230,9 @@ def write_fig9(results: list[dict], out: Path) -> list[Path]:
         ax.legend(fontsize=7)
         ax.grid(alpha=0.3)
         fig.tight_layout()
-        fig.savefig(out / "fig9.png", dpi=120)
-        plt.close(fig)
+        save_figure(fig, out / "fig9.png", dpi=120)
         written.append(out / "fig9.png")
     return written
-
-
-def _pyplot():
-    try:
-        import matplotlib
-    except ImportError:
-        raise ImportError("the paper figures need matplotlib: pip install 'grasp-envs[train]'") from None
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 # ---------------------------------------------------------------------- CLI
@@ -324,7 +312,7 @@ def check_inputs(args: argparse.Namespace) -> list[dict]:
     results = load_results(results_dir)
     if args.fig8 or fig9_points(results):
         try:
-            _pyplot()  # the PNGs need matplotlib: fail now, not after the evaluations
+            pyplot()  # the PNGs need matplotlib: fail now, not after the evaluations
         except ImportError as exc:
             problems.append(str(exc))
     if problems:

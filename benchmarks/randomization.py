@@ -79,11 +79,9 @@ FIGURE_KNOBS = ["camera_position", "camera_tilt", "camera_fovy", "depth_noise", 
 
 def figure(task: BenchmarkTask, path: str, scene_index: int = 0) -> Path:
     """One scene's depth observation, nominal and with each of :data:`FIGURE_KNOBS` at level 3."""
-    import matplotlib
+    from benchmarks.figures import pyplot, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     scene = task.seed_scenes(task.seeds[0], task.verify())[scene_index]
     panels = [("nominal", RandomizationConfig())] + [
         (f"{k} {_format(LEVELS[k][-1])}", level_config(k, len(LEVELS[k]))) for k in FIGURE_KNOBS]
@@ -98,11 +96,7 @@ def figure(task: BenchmarkTask, path: str, scene_index: int = 0) -> Path:
         ax.set_yticks([])
     fig.suptitle(f"{task.name} scene {scene_index}: the observed depth (m) under each knob at its widest level", fontsize=9)
     fig.tight_layout()
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
+    return save_figure(fig, path, dpi=110)
 
 
 def main(argv: list[str] | None = None) -> int:

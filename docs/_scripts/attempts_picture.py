@@ -15,14 +15,13 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import matplotlib
 import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+from benchmarks.figures import pyplot, save_figure
+from benchmarks.tasks import get_task
+from grasp_envs.grid import rot_z
 
-from benchmarks.tasks import get_task  # noqa: E402
-from grasp_envs.grid import rot_z  # noqa: E402
+plt = pyplot()
 
 
 def _jaw_pixels(env, bbox: np.ndarray, position: np.ndarray, yaw: float) -> np.ndarray:
@@ -63,10 +62,8 @@ def main(out: str = "docs/attempts.png", tries: int = 200) -> Path:
         ax.set_xticks([])
         ax.set_yticks([])
     fig.colorbar(im, ax=axes, fraction=0.03, label="depth (m)")
-    path = Path(out)
-    fig.savefig(path, dpi=80)
     env.close()
-    return path
+    return save_figure(fig, out, dpi=80)
 
 
 if __name__ == "__main__":

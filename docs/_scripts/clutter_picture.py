@@ -10,12 +10,11 @@ import sys
 from pathlib import Path
 
 import gymnasium as gym
-import matplotlib
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import grasp_envs  # noqa: F401  (registers the ids)
+from benchmarks.figures import pyplot, save_figure
 
-import grasp_envs  # noqa: E402,F401  (registers the ids)
+plt = pyplot()
 
 
 def main(out: str = "docs/clutter.png", seed: int = 4, objects: str = "random", root: str | None = None) -> Path:
@@ -35,10 +34,8 @@ def main(out: str = "docs/clutter.png", seed: int = 4, objects: str = "random", 
         ax.set_xticks([])
         ax.set_yticks([])
     fig.tight_layout()
-    path = Path(out)
-    fig.savefig(path, dpi=80)
     env.close()
-    return path
+    return save_figure(fig, out, dpi=80)
 
 
 if __name__ == "__main__":
