@@ -151,6 +151,46 @@ def test_clutter_benchmark_prints_its_table(capsys):
     assert "| centroid |" in out and "clustered by scene" in out
 
 
+def test_clutter_benchmark_names_its_planners(tmp_path, capsys):
+    """``--planner``: shipped, a shipped checkpoint's name or a trained stem; a wrong one names what to pass."""
+    pytest.importorskip("torch", reason="the planner needs torch: pip install -e '.[agents]'")
+    import shutil
+
+    from agents.checkpoint import SHIPPED_DIR
+    from benchmarks.clutter import main, planner_checkpoint
+
+    assert planner_checkpoint("shipped") is None
+    assert planner_checkpoint("planner_4d") == str(SHIPPED_DIR / "planner_4d")
+    for suffix in (".json", ".pt"):
+        shutil.copy(SHIPPED_DIR / f"planner_4d{suffix}", tmp_path / f"planner{suffix}")
+    assert planner_checkpoint(str(tmp_path / "planner")) == str(tmp_path / "planner")
+    assert planner_checkpoint(str(tmp_path / "planner.pt")) == str(tmp_path / "planner")
+    assert main(["--agents", "planner", "--planner", "runs/nowhere/planner", "--episodes", "1",
+                 "--kuka-episodes", "0"]) == 2
+    out = capsys.readouterr().out
+    assert "--planner runs/nowhere/planner" in out and "planner_4d" in out
+
+
+@pytest.mark.slow
+def test_clutter_benchmark_pairs_planners(tmp_path, capsys):
+    """Two planners on the same piles, and a later run paired with an earlier one's --out (--peer)."""
+    pytest.importorskip("torch", reason="the planner needs torch: pip install -e '.[agents]'")
+    from benchmarks.clutter import main
+
+    first = tmp_path / "first.json"
+    assert main(["--agents", "planner", "--planner", "shipped", "planner_4d", "--episodes", "2",
+                 "--kuka-episodes", "0", "--out", str(first)]) == 0
+    out = capsys.readouterr().out
+    assert "| planner (shipped) | fovy 25 |" in out and "| planner (planner_4d) | fovy 25 |" in out
+    assert "planner (planner_4d) vs planner (shipped): 0 piles won / 0 lost" in out  # the same weights
+    assert main(["--agents", "planner", "--planner", "planner_4d", "--episodes", "2", "--kuka-episodes", "0",
+                 "--peer", str(first)]) == 0
+    assert "planner (planner_4d) vs planner (shipped): 0 piles won / 0 lost" in capsys.readouterr().out
+    assert main(["--agents", "planner", "--episodes", "2", "--seed", "7", "--kuka-episodes", "0",
+                 "--peer", str(first)]) == 2
+    assert "ran other piles" in capsys.readouterr().out
+
+
 # ------------------------------------------------------------------ piles of downloaded objects
 #: Ids of the upstream YCB layout that no pin lists (recorded on download); 901, 907 and 909 fall
 #: in the test split by the id hash, the others in train.
