@@ -14,7 +14,8 @@ already rules out (:mod:`agents.pruning`: the open gripper would penetrate the o
 the table, or its fingers would close on empty space): the beam is widened to ``prune_beam``
 grasps, the feasible ones keep the planner's order, and the top ``k`` of them are the candidates.
 Where fewer than ``k`` are feasible the rest are filled with the most likely infeasible ones
-(``last_feasible`` says which).  Pruning reads only the observation and the cameras stored in the
+(``last_feasible`` says which); the full agent scores them too but executes one only when none
+is feasible.  Pruning reads only the observation and the cameras stored in the
 planner's config, so it runs unchanged on the real robot.
 
 Both are built from an :class:`~grasp_envs.envs.interface.AgentInterface` (an env passed
@@ -211,4 +212,6 @@ class FullAgent(PlannerAgent):
                                                     torch.from_numpy(np.asarray(cands)),
                                                     torch.from_numpy(np.asarray(observation["bbox"], np.float32))).numpy()
         self.last_scores = scores
-        return cands[int(np.argmax(scores))].astype(np.int64)  # argmax keeps the first (planner order) on ties
+        # An infeasible candidate only fills the k when fewer are feasible: it is never chosen over a feasible one.
+        ranked = np.where(self.last_feasible, scores, -np.inf) if self.last_feasible.any() else scores
+        return cands[int(np.argmax(ranked))].astype(np.int64)  # argmax keeps the first (planner order) on ties
