@@ -161,8 +161,8 @@ def paired_lines(rows: list[dict]) -> list[str]:
     lines = []
     for name in PLANNER_AGENTS:
         mine = [r for r in rows if r["agent"].split(" ")[0] == name and r.get("planner")]
+        peer = {x["seed"]: x["reward"] > 0 for x in mine[0]["records"]} if mine else {}
         for r in mine[1:]:
-            peer = {x["seed"]: x["reward"] > 0 for x in mine[0]["records"]}
             won = sum(1 for x in r["records"] if x["reward"] > 0 and not peer[x["seed"]])
             lost = sum(1 for x in r["records"] if x["reward"] <= 0 and peer[x["seed"]])
             lines.append(f"{r['agent']} vs {mine[0]['agent']}: {won} piles won / {lost} lost "
